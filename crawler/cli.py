@@ -1,0 +1,218 @@
+"""The `verdicts` command line: one click group, thin commands over typed functions.
+
+Each command parses flags and calls a function a user could import (as sqlite-utils
+does); the work lives in `crawler/`, `parsers/` and `db/`. Imports are local to each
+command so `verdicts --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from crawler import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_DB = "archive.db"
+
+
+def db_option(func: F) -> F:
+    """`--db PATH`, spelled the same on every command."""
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=DEFAULT_DB,
+        show_default=True,
+        help="The archive: an SQLite file, created and upgraded as needed.",
+    )(func)
+
+
+def existing_db_option(func: F) -> F:
+    """`--db PATH` for commands that read an archive that must already exist."""
+    return click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        default=DEFAULT_DB,
+        show_default=True,
+        help="The archive to read (an SQLite file made by `verdicts crawl`).",
+    )(func)
+
+
+def config_option(func: F) -> F:
+    """`--config FILE`: verdicts.toml; flags given on the command line override it."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Settings file (default: ./verdicts.toml when it exists). Flags override it.",
+    )(func)
+
+
+def crawl_options(func: F) -> F:
+    """Flags shared by `crawl` and `schedule`; each overrides verdicts.toml."""
+    options = [
+        click.option("--delay", type=float, help="Seconds between requests to one host [1.0]."),
+        click.option("--concurrency", type=int, help="Requests in flight overall [16]."),
+        click.option("--per-host", type=int, help="Requests in flight per host [4]."),
+        click.option("--user-agent", help="User-Agent header (names the tool and a contact URL)."),
+        click.option("--include", multiple=True, help="Only URLs matching this regex (repeatable)."),
+        click.option("--exclude", multiple=True, help="Skip URLs matching this regex (repeatable)."),
+        click.option("--max-pages", type=int, help="Stop after this many fetches."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="verdicts")
+def cli() -> None:
+    """Archive "X vs Y" comparison pages and their reviewer verdicts.
+
+    Crawl a site into an SQLite archive, deduplicate the reviewer quotes it repeats
+    across pages, and publish the archive with Datasette.
+
+    Start with `verdicts demo`, which does all of it on the bundled example site.
+    """
+
+
+@cli.command()
+@db_option
+@click.option("--no-serve", is_flag=True, help="Stop after the crawl instead of starting Datasette.")
+@click.option("--port", type=int, default=8001, show_default=True, help="Datasette port.")
+def demo(db_path: Path, no_serve: bool, port: int) -> None:
+    """Crawl the bundled example site over real HTTP, then publish the archive.
+
+    Serves fixtures/site/ on a free 127.0.0.1 port, crawls it into the archive,
+    prints a summary, stops that server and starts Datasette on
+    http://127.0.0.1:8001 (unless --no-serve). Running it again adds no duplicates.
+    """
+    from crawler.demo import run_demo
+
+    sys.exit(run_demo(db_path, serve=not no_serve, port=port))
+
+
+@cli.command()
+@click.argument("urls", nargs=-1)
+@db_option
+@config_option
+@crawl_options
+def crawl(urls: tuple[str, ...], db_path: Path, config_path: Path | None, **flags: Any) -> None:
+    """Crawl start URLs (or the sites in verdicts.toml) into the archive.
+
+    Follows links and sitemaps on the start URLs' hosts, honours robots.txt,
+    re-fetches conditionally, parses every page and stores comparisons. Resumes an
+    interrupted crawl of the same start URLs. Exits non-zero when the crawl could not
+    run or its parse quality degraded.
+    """
+    from crawler.config import load_settings
+    from crawler.engine import run_crawl
+
+    settings = load_settings(config_path, urls=urls, db_path=db_path, **flags)
+    sys.exit(run_crawl(settings))
+
+
+@cli.command()
+@db_option
+@config_option
+@crawl_options
+@click.option("--run-now", is_flag=True, help="Also crawl once at start.")
+def schedule(db_path: Path, config_path: Path | None, run_now: bool, **flags: Any) -> None:
+    """Run crawls on a schedule (cron from verdicts.toml; default 03:00 local time)."""
+    from crawler.config import load_settings
+    from crawler.schedule import run_schedule
+
+    settings = load_settings(config_path, urls=(), db_path=db_path, **flags)
+    sys.exit(run_schedule(settings, run_now=run_now))
+
+
+@cli.command()
+@existing_db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", type=int, default=8001, show_default=True, help="Port to listen on.")
+@click.option("--immutable", is_flag=True, help="Serve a published copy read-only as immutable.")
+def serve(db_path: Path, host: str, port: int, immutable: bool) -> None:
+    """Publish the archive with Datasette (read-only, with the project's metadata)."""
+    from db.publish import serve as serve_archive
+
+    serve_archive(db_path, host=host, port=port, immutable=immutable)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@existing_db_option
+@click.option("--sql", help="Export the rows of this read-only query instead of a table.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "jsonl"]),
+    default="csv",
+    show_default=True,
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File.")
+def export(name: str | None, db_path: Path, sql: str | None, fmt: str, output: Path | None) -> None:
+    """Stream a table, view or query out as CSV, JSON or JSON lines (constant memory)."""
+    from db.export import export_rows
+
+    if not name and not sql:
+        raise click.UsageError("Give a table or view NAME, or --sql QUERY.")
+    export_rows(db_path, name=name, sql=sql, fmt=fmt, output=output)
+
+
+@cli.command()
+@click.argument("url")
+@existing_db_option
+@click.option("--at", "at", help="ISO time: the snapshot in force then (default: newest).")
+def snapshot(url: str, db_path: Path, at: str | None) -> None:
+    """Write an archived page body to stdout, byte for byte as it was served."""
+    from db.snapshots import SnapshotNotFound, read_snapshot
+
+    try:
+        body = read_snapshot(db_path, url, at=at)
+    except SnapshotNotFound as error:
+        raise click.ClickException(str(error)) from error
+    sys.stdout.buffer.write(body)
+    sys.stdout.buffer.flush()
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="Print the parse result as JSON.")
+def parse(source: str, as_json: bool) -> None:
+    """Show what the parser sees in one page (a file path or an http(s) URL)."""
+    from crawler.sources import read_source
+    from parsers import format_parse_result, parse_page
+
+    try:
+        html = read_source(source)
+    except OSError as error:
+        raise click.ClickException(f"Could not read {source}: {error}") from error
+    result = parse_page(html, url=source)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_parse_result(result))
+
+
+@cli.command()
+@existing_db_option
+@click.option("--force", is_flag=True, help="Rewrite every outcome, not only changed ones.")
+@click.option("--workers", type=int, default=None, help="Parser processes [all cores].")
+def reparse(db_path: Path, force: bool, workers: int | None) -> None:
+    """Re-parse every archived snapshot with the current parser, without fetching."""
+    from db.reparse import run_reparse
+
+    sys.exit(run_reparse(db_path, force=force, workers=workers))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    cli()

@@ -1,0 +1,175 @@
+"""Numbered schema migrations, recorded in the archive itself.
+
+Analysts keep SQL against these tables for years, so the schema only ever grows:
+each change is a new numbered step appended below, applied in a transaction by
+sqlite-utils' `Migrations`, and never edits an earlier step. Opening an archive made
+by an older version applies the missing steps in place.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("verdict-archive")
+
+
+@migrations(name="0001_initial_schema")
+def m0001_initial_schema(db: Database) -> None:
+    """The public tables of the first release (issue 2)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE crawls (
+            id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL,               -- key of the start-URL set this crawl ran for
+            start_urls TEXT NOT NULL,         -- JSON list
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,             -- running, completed, degraded, failed, interrupted
+            pages_fetched INTEGER NOT NULL DEFAULT 0,
+            pages_not_modified INTEGER NOT NULL DEFAULT 0,
+            pages_failed INTEGER NOT NULL DEFAULT 0,
+            comparisons_new INTEGER NOT NULL DEFAULT 0,
+            comparisons_changed INTEGER NOT NULL DEFAULT 0,
+            verdicts_new INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        );
+        CREATE TABLE pages (
+            id TEXT PRIMARY KEY,              -- content-derived: hash of the canonical URL
+            url TEXT NOT NULL UNIQUE,
+            host TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            last_crawl_id INTEGER REFERENCES crawls(id),
+            status TEXT NOT NULL,             -- ok, failed, gone, skipped
+            http_status INTEGER,
+            content_type TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            body_sha256 TEXT,
+            last_error TEXT
+        );
+        CREATE TABLE bodies (
+            sha256 TEXT PRIMARY KEY,          -- of the raw bytes as served
+            size INTEGER NOT NULL,
+            compression TEXT NOT NULL,        -- zlib
+            data BLOB NOT NULL
+        );
+        CREATE TABLE snapshots (
+            id INTEGER PRIMARY KEY,
+            page_id TEXT NOT NULL REFERENCES pages(id),
+            url TEXT NOT NULL,
+            crawl_id INTEGER REFERENCES crawls(id),
+            fetched_at TEXT NOT NULL,
+            http_status INTEGER NOT NULL,
+            content_type TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            encoding TEXT,
+            body_sha256 TEXT NOT NULL REFERENCES bodies(sha256),
+            parse_status TEXT,                -- ok, not_comparison, incomplete
+            parse_problems TEXT,              -- JSON list of strings
+            parser TEXT,
+            parser_version TEXT
+        );
+        CREATE TABLE tools (
+            id TEXT PRIMARY KEY,              -- hash of the normalised name
+            name TEXT NOT NULL,
+            category TEXT,
+            tagline TEXT,
+            description TEXT,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        );
+        CREATE TABLE comparisons (
+            id TEXT PRIMARY KEY,              -- hash of the canonical URL
+            url TEXT NOT NULL UNIQUE,
+            title TEXT,
+            tool1_id TEXT REFERENCES tools(id),
+            tool2_id TEXT REFERENCES tools(id),
+            pair_key TEXT,                    -- same for "A vs B" and "B vs A"
+            complete INTEGER NOT NULL DEFAULT 1,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            gone_at TEXT,                     -- set when the page disappears; rows are never deleted
+            snapshot_id INTEGER REFERENCES snapshots(id)
+        );
+        CREATE TABLE listings (
+            id TEXT PRIMARY KEY,              -- hash of comparison, position and every value
+            comparison_id TEXT NOT NULL REFERENCES comparisons(id),
+            tool_id TEXT NOT NULL REFERENCES tools(id),
+            position INTEGER NOT NULL,
+            panel_ship_pct INTEGER,
+            community_pct INTEGER,
+            entry_price TEXT,
+            entry_price_usd REAL,
+            entry_price_kind TEXT,
+            complete INTEGER NOT NULL DEFAULT 1,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            snapshot_id INTEGER REFERENCES snapshots(id)
+        );
+        CREATE TABLE verdicts (
+            id TEXT PRIMARY KEY,              -- hash of tool id and normalised text
+            tool_id TEXT NOT NULL REFERENCES tools(id),
+            reviewer_seat INTEGER,            -- seat on the page it was first seen on
+            text TEXT NOT NULL,
+            text_key TEXT NOT NULL,           -- hash of the normalised text alone
+            near_duplicate_of TEXT REFERENCES verdicts(id),
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        );
+        CREATE TABLE verdict_appearances (
+            verdict_id TEXT NOT NULL REFERENCES verdicts(id),
+            comparison_id TEXT NOT NULL REFERENCES comparisons(id),
+            reviewer_seat INTEGER,
+            position INTEGER,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            snapshot_id INTEGER REFERENCES snapshots(id),
+            PRIMARY KEY (verdict_id, comparison_id)
+        );
+        CREATE TABLE frontier (
+            crawl_id INTEGER NOT NULL REFERENCES crawls(id),
+            url TEXT NOT NULL,
+            state TEXT NOT NULL,              -- queued, done, failed
+            depth INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (crawl_id, url)
+        );
+        CREATE INDEX idx_snapshots_page ON snapshots(page_id, fetched_at);
+        CREATE INDEX idx_snapshots_crawl ON snapshots(crawl_id);
+        CREATE INDEX idx_listings_comparison ON listings(comparison_id, position);
+        CREATE INDEX idx_listings_tool ON listings(tool_id);
+        CREATE INDEX idx_verdicts_tool ON verdicts(tool_id);
+        CREATE INDEX idx_verdicts_text_key ON verdicts(text_key);
+        CREATE INDEX idx_appearances_comparison ON verdict_appearances(comparison_id);
+        CREATE INDEX idx_comparisons_pair ON comparisons(pair_key);
+        CREATE INDEX idx_crawls_site ON crawls(site, id);
+        CREATE INDEX idx_frontier_state ON frontier(crawl_id, state);
+        """
+    )
+
+
+def run_script(db: Database, script: str) -> None:
+    """Run `script` statement by statement, inside the caller's transaction.
+
+    `sqlite3.executescript` would COMMIT first, breaking a migration's atomicity.
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        db.execute(statement)
+
+
+def apply_migrations(db: Database) -> list[str]:
+    """Bring `db` up to the current schema; returns the names of the steps applied."""
+    pending = [m.name for m in migrations.pending(db)]
+    migrations.apply(db)
+    return pending

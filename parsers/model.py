@@ -1,0 +1,94 @@
+"""Plain records a parser yields: the contract between `parsers/` and the rest.
+
+Parsers never touch the network or the database; they turn one page's HTML into a
+`ParseResult`, and `db/` stores it. Keeping these as frozen dataclasses (not dicts)
+gives every stage the same field names and lets type checkers catch drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "not_comparison", "incomplete"]
+PriceKind = Literal["free", "freemium", "paid", "usage", "contact", "unknown"]
+
+#: Per-tool fields a comparison page is expected to state; the quality gate counts them.
+LISTING_FIELDS: tuple[str, ...] = (
+    "category",
+    "name",
+    "tagline",
+    "panel_ship_pct",
+    "community_pct",
+    "entry_price",
+    "description",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One tool as a comparison page shows it (position 1 is the left/first tool)."""
+
+    position: int
+    name: str | None = None
+    category: str | None = None
+    tagline: str | None = None
+    panel_ship_pct: int | None = None
+    #: None both for "—" (no vote yet) and when the value is missing; `problems` tells which.
+    community_pct: int | None = None
+    entry_price: str | None = None
+    entry_price_usd: float | None = None
+    entry_price_kind: PriceKind | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """One reviewer quote from the scorecard: its tool (by position), its row, its text."""
+
+    position: int
+    reviewer_seat: int
+    text: str
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """Everything one parser saw in one page. Never raised, always returned."""
+
+    status: Status
+    parser: str
+    parser_version: str
+    title: str | None = None
+    listings: list[Listing] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def is_comparison(self) -> bool:
+        return self.status != "not_comparison"
+
+    def listing(self, position: int) -> Listing | None:
+        return next((item for item in self.listings if item.position == position), None)
+
+    def field_presence(self) -> dict[str, bool]:
+        """Which fields this page yielded: the quality gate's per-page input."""
+        present: dict[str, bool] = {"title": bool(self.title)}
+        for name in LISTING_FIELDS:
+            values = [getattr(item, name) for item in self.listings]
+            flagged = any(p.startswith(f"{name}:") for p in self.problems)
+            # community_pct is None for a stated "—"; only a flagged problem makes it absent.
+            stated = name == "community_pct" or all(v is not None for v in values)
+            present[name] = len(values) == 2 and stated and not flagged
+        present["quotes"] = len(self.quotes) == 8
+        return present
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "parser": self.parser,
+            "parser_version": self.parser_version,
+            "title": self.title,
+            "listings": [asdict(item) for item in self.listings],
+            "quotes": [asdict(item) for item in self.quotes],
+            "problems": list(self.problems),
+        }
