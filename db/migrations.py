@@ -149,7 +149,102 @@ def m0001_initial_schema(db: Database) -> None:
         CREATE INDEX idx_comparisons_pair ON comparisons(pair_key);
         CREATE INDEX idx_crawls_site ON crawls(site, id);
         CREATE INDEX idx_frontier_state ON frontier(crawl_id, state);
+        """,
+    )
+
+
+@migrations(name="0002_frontier_kind")
+def m0002_frontier_kind(db: Database) -> None:
+    """What a frontier URL is (html page or sitemap), so a resumed crawl fetches it the same way."""
+    db.execute("ALTER TABLE frontier ADD COLUMN kind TEXT NOT NULL DEFAULT 'html'")
+
+
+@migrations(name="0003_history_and_quality")
+def m0003_history_and_quality(db: Database) -> None:
+    """Per-snapshot seen windows and parse fingerprints, crawl ids on history rows,
+    per-crawl field statistics (the quality gate) and the indexes the views use."""
+    run_script(
+        db,
         """
+        ALTER TABLE snapshots ADD COLUMN last_seen TEXT;        -- last fetch that saw this body
+        ALTER TABLE snapshots ADD COLUMN last_crawl_id INTEGER REFERENCES crawls(id);
+        ALTER TABLE snapshots ADD COLUMN parse_missing TEXT;    -- JSON list of absent fields
+        ALTER TABLE snapshots ADD COLUMN parse_hash TEXT;       -- fingerprint of the parse
+        UPDATE snapshots SET last_seen = fetched_at, last_crawl_id = crawl_id;
+        ALTER TABLE tools ADD COLUMN details_seen TEXT;         -- complete parse the details are from
+        UPDATE tools SET details_seen = last_seen;
+        ALTER TABLE comparisons ADD COLUMN content_hash TEXT;   -- of the current state
+        ALTER TABLE comparisons ADD COLUMN first_crawl_id INTEGER REFERENCES crawls(id);
+        ALTER TABLE comparisons ADD COLUMN last_crawl_id INTEGER REFERENCES crawls(id);
+        ALTER TABLE comparisons ADD COLUMN gone_crawl_id INTEGER REFERENCES crawls(id);
+        ALTER TABLE listings ADD COLUMN first_crawl_id INTEGER REFERENCES crawls(id);
+        ALTER TABLE listings ADD COLUMN last_crawl_id INTEGER REFERENCES crawls(id);
+        ALTER TABLE verdict_appearances ADD COLUMN complete INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE verdict_appearances ADD COLUMN first_crawl_id INTEGER REFERENCES crawls(id);
+        ALTER TABLE verdict_appearances ADD COLUMN last_crawl_id INTEGER REFERENCES crawls(id);
+        UPDATE comparisons SET (first_crawl_id, last_crawl_id) =
+            (SELECT crawl_id, crawl_id FROM snapshots WHERE snapshots.id = comparisons.snapshot_id);
+        UPDATE listings SET (first_crawl_id, last_crawl_id) =
+            (SELECT crawl_id, crawl_id FROM snapshots WHERE snapshots.id = listings.snapshot_id);
+        UPDATE verdict_appearances SET (first_crawl_id, last_crawl_id) =
+            (SELECT crawl_id, crawl_id FROM snapshots
+             WHERE snapshots.id = verdict_appearances.snapshot_id);
+        CREATE TABLE crawl_field_stats (
+            crawl_id INTEGER NOT NULL REFERENCES crawls(id),
+            field TEXT NOT NULL,              -- a parsed field, 'complete' or 'recognised'
+            pages_with INTEGER NOT NULL,
+            pages_total INTEGER NOT NULL,
+            share REAL,                       -- percent of pages_total
+            previous_share REAL,              -- same field, previous crawl of the site
+            pages_missing TEXT,               -- JSON list of (up to 20) URLs without it
+            PRIMARY KEY (crawl_id, field)
+        );
+        CREATE TABLE archive_state (
+            key TEXT PRIMARY KEY,
+            value TEXT
+        );
+        CREATE INDEX idx_snapshots_url ON snapshots(url, crawl_id);
+        CREATE INDEX idx_snapshots_body ON snapshots(body_sha256);
+        CREATE INDEX idx_snapshots_parse ON snapshots(parse_status, crawl_id);
+        CREATE INDEX idx_pages_status ON pages(status);
+        CREATE INDEX idx_pages_last_crawl ON pages(last_crawl_id);
+        DROP INDEX idx_listings_comparison;     -- a prefix of idx_listings_current
+        CREATE INDEX idx_listings_current
+            ON listings(comparison_id, position, complete, last_seen);
+        CREATE INDEX idx_comparisons_tool1 ON comparisons(tool1_id);
+        CREATE INDEX idx_comparisons_tool2 ON comparisons(tool2_id);
+        CREATE INDEX idx_comparisons_gone_crawl ON comparisons(gone_crawl_id);
+        CREATE INDEX idx_appearances_first_crawl ON verdict_appearances(first_crawl_id);
+        CREATE INDEX idx_appearances_last_crawl ON verdict_appearances(last_crawl_id);
+        CREATE INDEX idx_verdicts_near_duplicate ON verdicts(near_duplicate_of);
+        """,
+    )
+
+
+@migrations(name="0004_search")
+def m0004_search(db: Database) -> None:
+    """FTS5 over verdict texts and tool names/taglines/descriptions, synced by triggers."""
+    from db.search import enable_search
+
+    enable_search(db)
+
+
+@migrations(name="0005_views")
+def m0005_views(db: Database) -> None:
+    """The views for the common questions (db/views.py)."""
+    from db.views import create_views
+
+    create_views(
+        db,
+        [
+            "current_comparisons",
+            "price_changes",
+            "verdicts_new_since_previous_crawl",
+            "verdicts_vanished_since_previous_crawl",
+            "verdict_conflicts",
+            "verdict_reuse",
+            "parse_health",
+        ],
     )
 
 

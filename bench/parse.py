@@ -1,0 +1,142 @@
+"""How fast is the full page extraction, next to the same extraction built on BeautifulSoup?
+
+Runs in one process over the fixture comparison pages (``fixtures/site/compare/*/index.html``,
+or the markup variants if the site is not generated), repeating each implementation for a few
+seconds, and prints pages/s for:
+
+- ``lexbor text walk (ceiling)``: parse + lexbor's own C-level text extraction, no block logic;
+- ``parse_page (selectolax/lexbor)``: the real thing (text blocks + layout + prices);
+- ``BeautifulSoup (html.parser)``: a straightforward port: a BS4 walk into the same text blocks
+  (same inline/hidden rules), then the very same layout code;
+
+and the ratio of the last two. Figures are printed, never asserted (machines differ).
+
+Usage: ``python bench/parse.py [--seconds 2.5] [--quick]``. ``--quick`` is a smoke run (one pass
+over three pages) for the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from selectolax.lexbor import LexborHTMLParser
+
+from parsers import parse_page
+from parsers.layouts import comparison
+from parsers.model import ParseResult
+from parsers.text_blocks import INLINE_TAGS
+
+ROOT = Path(__file__).resolve().parent.parent
+_INLINE = frozenset(INLINE_TAGS)
+_SKIP = ["head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object"]
+
+
+def fixture_pages() -> list[bytes]:
+    pages = sorted((ROOT / "fixtures" / "site" / "compare").glob("*/index.html"))
+    if not pages:
+        pages = sorted((ROOT / "fixtures" / "variants").glob("*.html"))
+    return [page.read_bytes() for page in pages]
+
+
+def bs4_text_blocks(html: str | bytes) -> list[str]:
+    """The text-block walk of ``parsers.text_blocks``, written with BeautifulSoup."""
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup.find_all(_SKIP):
+        tag.decompose()
+    for tag in soup.find_all(True):
+        if tag.decomposed:
+            continue
+        style = (tag.get("style") or "").replace(" ", "")
+        if tag.has_attr("hidden") or "display:none" in style:
+            tag.decompose()
+        elif tag.name == "q":
+            tag.insert_before("\u201c")
+            tag.insert_after("\u201d")
+    raw: list[str] = []
+    current: list[str] = []
+    owner_of_current: int = -1
+    for node in soup.descendants:
+        if isinstance(node, Tag):
+            if node.name not in _INLINE:
+                owner_of_current = -1
+            continue
+        if type(node) is not NavigableString:  # comments, doctypes, CDATA
+            if not isinstance(node, Comment):
+                owner_of_current = -1
+            continue
+        parent = node.parent
+        while parent is not None and parent.name in _INLINE:
+            parent = parent.parent
+        owner = id(parent)
+        if owner != owner_of_current:
+            if current:
+                raw.append("".join(current))
+                current = []
+            owner_of_current = owner
+        current.append(str(node))
+    if current:
+        raw.append("".join(current))
+    return [block for block in (" ".join(text.split()) for text in raw) if block]
+
+
+def bs4_parse_page(html: str | bytes) -> ParseResult:
+    blocks = bs4_text_blocks(html)
+    if comparison.recognises(blocks):
+        return comparison.parse(blocks)
+    return ParseResult(status="not_comparison", parser="none", parser_version="1")
+
+
+def lexbor_ceiling(html: str | bytes) -> str:
+    return LexborHTMLParser(html.decode("utf-8") if isinstance(html, bytes) else html).root.text()
+
+
+def rate(func: Callable[[bytes], object], pages: list[bytes], seconds: float, quick: bool) -> float:
+    """Pages per second of ``func`` over ``pages``, repeated for about ``seconds``."""
+    done = 0
+    start = time.perf_counter()
+    while True:
+        for page in pages:
+            func(page)
+        done += len(pages)
+        elapsed = time.perf_counter() - start
+        if quick or elapsed >= seconds:
+            return done / elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=2.5, help="time per implementation")
+    parser.add_argument("--quick", action="store_true", help="one pass over three pages (smoke test)")
+    args = parser.parse_args(argv)
+
+    pages = fixture_pages()
+    if args.quick:
+        pages = pages[:3]
+    if not pages:
+        print("no fixture pages found", file=sys.stderr)
+        return 1
+    same = sum(parse_page(p).to_dict() == bs4_parse_page(p).to_dict() for p in pages)
+    ok = sum(parse_page(p).status == "ok" for p in pages)
+    size_kb = sum(len(p) for p in pages) / len(pages) / 1024
+    print(f"{len(pages)} pages, {size_kb:.1f} KB on average; {ok} parse ok; {same} identical via BS4")
+    # Other work on the machine slows pure-Python code far more than lexbor's C: say how busy it is.
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU(s)")
+
+    ceiling = rate(lexbor_ceiling, pages, args.seconds, args.quick)
+    ours = rate(parse_page, pages, args.seconds, args.quick)
+    theirs = rate(bs4_parse_page, pages, args.seconds, args.quick)
+    print(f"{'lexbor text walk (ceiling)':34} {ceiling:10,.0f} pages/s")
+    print(f"{'parse_page (selectolax/lexbor)':34} {ours:10,.0f} pages/s")
+    print(f"{'BeautifulSoup (html.parser)':34} {theirs:10,.0f} pages/s")
+    print(f"ratio parse_page / BeautifulSoup: {ours / theirs:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

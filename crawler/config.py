@@ -1,0 +1,276 @@
+"""Crawl settings: `verdicts.toml` read with tomllib, then command-line flags on top.
+
+Operators keep the sites they crawl nightly in one file, and override a value for
+one run with a flag. Everything the crawl needs is gathered here into a frozen
+`Settings`, so the engine and the scheduler never read files or flags themselves.
+
+The file (every key optional except each site's `start_urls`)::
+
+    db = "archive.db"            # relative to the file's directory
+    delay = 1.0                  # seconds between requests to one host
+    concurrency = 16             # requests in flight overall
+    per_host = 4                 # requests in flight per host
+    user_agent = "verdict-archive/0.1 (+https://example.org/contact)"
+    max_pages = 0                # 0 = no limit
+    schedule = "0 3 * * *"       # cron, for `verdicts schedule`
+    timezone = "Europe/Paris"    # default: the machine's local time zone
+
+    [[sites]]
+    name = "example"
+    start_urls = ["https://example.org/compare/"]
+    hosts = ["www.example.org"]  # widens the scope beyond the start URLs' hosts
+    include = ["/compare/"]      # regexes; a URL must match one (when given)
+    exclude = ["\\?print="]      # regexes; a URL matching one is skipped
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+
+from crawler import __version__
+
+DEFAULT_CONFIG = Path("verdicts.toml")
+DEFAULT_SCHEDULE = "0 3 * * *"
+DEFAULT_USER_AGENT = f"verdict-archive/{__version__} (+https://github.com/verdict-archive/verdict-archive)"
+
+_TOP_KEYS = {
+    "db",
+    "delay",
+    "concurrency",
+    "per_host",
+    "user_agent",
+    "max_pages",
+    "schedule",
+    "timezone",
+    "sites",
+}
+_SITE_KEYS = {"name", "start_urls", "hosts", "include", "exclude"}
+
+
+class ConfigError(click.ClickException):
+    """A settings file or flag the user has to fix; one sentence, no traceback."""
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """One set of start URLs crawled together: one `crawls` row per run."""
+
+    name: str
+    start_urls: tuple[str, ...]
+    hosts: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    @property
+    def scope_hosts(self) -> frozenset[str]:
+        """The start URLs' hosts plus any the config adds, lower-cased."""
+        found = {urlsplit(url).hostname or "" for url in self.start_urls}
+        return frozenset(host.lower() for host in (*found, *self.hosts) if host)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a crawl or a schedule needs, already validated."""
+
+    db_path: Path
+    sites: tuple[Site, ...] = ()
+    delay: float = 1.0
+    concurrency: int = 16
+    per_host: int = 4
+    user_agent: str = DEFAULT_USER_AGENT
+    max_pages: int | None = None
+    schedule: str = DEFAULT_SCHEDULE
+    timezone: str | None = None
+    config_path: Path | None = None
+
+    def zone(self) -> ZoneInfo:
+        """The schedule's time zone: the configured one, else the machine's local zone."""
+        if self.timezone:
+            return ZoneInfo(self.timezone)
+        from tzlocal import get_localzone
+
+        local = get_localzone()
+        return local if isinstance(local, ZoneInfo) else ZoneInfo(str(local))
+
+
+def load_settings(
+    config_path: Path | None = None,
+    *,
+    urls: Iterable[str] = (),
+    db_path: Path | None = None,
+    delay: float | None = None,
+    concurrency: int | None = None,
+    per_host: int | None = None,
+    user_agent: str | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    max_pages: int | None = None,
+) -> Settings:
+    """Read `config_path` (or ./verdicts.toml when it exists) and apply the flags.
+
+    Start URLs given as arguments replace the file's sites with one site made of
+    them; include/exclude flags are added to every site's patterns.
+    """
+    path = config_path
+    if path is None and DEFAULT_CONFIG.is_file():
+        path = DEFAULT_CONFIG
+    data = read_config(path) if path is not None else {}
+    base = path.parent if path is not None else Path()
+
+    sites = tuple(_site(entry, index) for index, entry in enumerate(data.get("sites", [])))
+    url_list = tuple(urls)
+    if url_list:
+        sites = (Site(name="command line", start_urls=_check_urls(url_list, "argument")),)
+    extra_include, extra_exclude = tuple(include), tuple(exclude)
+    _check_patterns(extra_include, "--include")
+    _check_patterns(extra_exclude, "--exclude")
+    if extra_include or extra_exclude:
+        sites = tuple(
+            replace(s, include=s.include + extra_include, exclude=s.exclude + extra_exclude) for s in sites
+        )
+
+    file_db = data.get("db")
+    settings = Settings(
+        db_path=db_path if db_path is not None else Path(file_db or "archive.db"),
+        sites=sites,
+        delay=_number(data, "delay", float, minimum=0.0, default=1.0),
+        concurrency=_number(data, "concurrency", int, minimum=1, default=16),
+        per_host=_number(data, "per_host", int, minimum=1, default=4),
+        user_agent=_string(data, "user_agent", DEFAULT_USER_AGENT),
+        max_pages=_number(data, "max_pages", int, minimum=0, default=0) or None,
+        schedule=_string(data, "schedule", DEFAULT_SCHEDULE),
+        timezone=data.get("timezone"),
+        config_path=path,
+    )
+    if db_path is None and file_db and path is not None:
+        settings = replace(settings, db_path=base / file_db)
+    overrides: dict[str, Any] = {}
+    for name, value, minimum in (
+        ("delay", delay, 0.0),
+        ("concurrency", concurrency, 1),
+        ("per_host", per_host, 1),
+        ("max_pages", max_pages, 0),
+    ):
+        if value is not None:
+            if value < minimum:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least {minimum}.")
+            overrides[name] = value
+    if user_agent:
+        overrides["user_agent"] = user_agent
+    if overrides.get("max_pages") == 0:
+        overrides["max_pages"] = None
+    settings = replace(settings, **overrides)
+    _check_schedule(settings)
+    return settings
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The parsed TOML file, with unknown keys rejected by name."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as error:
+        raise ConfigError(f"Settings file {path} does not exist.") from error
+    except OSError as error:
+        raise ConfigError(f"Could not read settings file {path}: {error.strerror}.") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}.") from error
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}.")
+    if not isinstance(data.get("sites", []), list):
+        raise ConfigError(f"{path}: `sites` must be an array of tables ([[sites]]).")
+    return data
+
+
+def _site(entry: Any, index: int) -> Site:
+    where = f"sites[{index}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a table.")
+    unknown = sorted(set(entry) - _SITE_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}.")
+    start_urls = _string_list(entry, "start_urls", where)
+    if not start_urls:
+        raise ConfigError(f"{where} needs at least one URL in start_urls.")
+    include = _string_list(entry, "include", where)
+    exclude = _string_list(entry, "exclude", where)
+    _check_patterns(include, f"{where}.include")
+    _check_patterns(exclude, f"{where}.exclude")
+    hosts = tuple(h.lower() for h in _string_list(entry, "hosts", where))
+    name = entry.get("name", f"site {index + 1}")
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}.name must be a string.")
+    return Site(
+        name=name,
+        start_urls=_check_urls(start_urls, f"{where}.start_urls"),
+        hosts=hosts,
+        include=include,
+        exclude=exclude,
+    )
+
+
+def _string_list(entry: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = entry.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}.{key} must be a list of strings.")
+    return tuple(value)
+
+
+def _check_urls(urls: tuple[str, ...], where: str) -> tuple[str, ...]:
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{where}: {url!r} is not an http(s) URL.")
+    return urls
+
+
+def _check_patterns(patterns: tuple[str, ...], where: str) -> None:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ConfigError(f"{where}: {pattern!r} is not a valid regex ({error}).") from error
+
+
+def _number(data: Mapping[str, Any], key: str, kind: type, *, minimum: float, default: Any) -> Any:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"`{key}` must be a number, not {value!r}.")
+    if kind is int and not isinstance(value, int):
+        raise ConfigError(f"`{key}` must be a whole number, not {value!r}.")
+    if value < minimum:
+        raise ConfigError(f"`{key}` must be at least {minimum}, not {value!r}.")
+    return kind(value)
+
+
+def _string(data: Mapping[str, Any], key: str, default: str) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"`{key}` must be a non-empty string.")
+    return value
+
+
+def _check_schedule(settings: Settings) -> None:
+    """Fail early on a cron line or time zone the scheduler would reject."""
+    try:
+        zone = settings.zone()
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ConfigError(f"`timezone` {settings.timezone!r} is not a known time zone.") from error
+    from crawler.schedule import cron_trigger
+
+    try:
+        cron_trigger(settings.schedule, zone)
+    except ValueError as error:
+        raise ConfigError(f"`schedule` {settings.schedule!r} is not a cron line: {error}.") from error

@@ -1,0 +1,494 @@
+"""The crawl: discovery, the asyncio fetch loop, and the hand-off to the writer process.
+
+This process only fetches and discovers (robots, politeness and retries live in
+`crawler.fetch.Fetcher`; link extraction is cheap with lexbor). Every result goes
+through a bounded queue and a pipe to the writer child (`crawler.writer`), which
+parses and stores in batched transactions on the other core; memory stays flat
+because a body is dropped as soon as it is handed over.
+
+A crawl of a site is one `crawls` row. Seeds are the start URLs, the sitemaps named
+by robots.txt plus `/sitemap.xml`, and every page of the site already in the archive
+(so an unchanged page, answered with 304 and therefore not re-parsed for links, is
+still revisited). A run that finds the site's last crawl unfinished (killed, or
+stopped by a signal) resumes it: the old row is closed as `interrupted`, its frontier
+is copied to the new row, and only URLs not yet done are fetched.
+
+Exit codes: 0 completed, 1 could not run or failed, 2 quality degraded, 130 stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import pickle
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import click
+
+from crawler.config import Settings, Site
+from crawler.lock import ArchiveLock, CrawlLocked
+from crawler.progress import Progress, format_summary
+from crawler.urls import Scope, host_matches, host_of, origin_of, try_canonicalize
+from crawler.writer import WriterReport, writer_main
+from db import crawl_log, frontier
+from db.frontier import Entry
+
+EXIT_OK, EXIT_FAILED, EXIT_DEGRADED, EXIT_STOPPED = 0, 1, 2, 130
+_EXIT = {"completed": EXIT_OK, "failed": EXIT_FAILED, "degraded": EXIT_DEGRADED}
+#: Results waiting for the pipe; bounds memory whatever the site's size.
+OUT_QUEUE_ITEMS = 256
+SEND_CHUNK_ITEMS = 64
+MAX_FAILURES_KEPT = 1000
+#: How long the writer may take to store its last batch once the fetching is over.
+WRITER_FINISH_SECONDS = 300.0
+REACHED = frozenset({"fetched", "not_modified", "gone", "disallowed"})
+
+
+class CrawlError(Exception):
+    """The crawl could not run; the message is the one-line reason."""
+
+
+@dataclass(slots=True)
+class CrawlReport:
+    """The outcome of one site's crawl, as the summary and the scheduler see it."""
+
+    site_name: str
+    site: str = ""
+    crawl_id: int | None = None
+    status: str = "failed"
+    resumed_from: int | None = None
+    requests: int = 0
+    seconds: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    writer: WriterReport | None = None
+    cpu_seconds: float = 0.0  # of this (fetching) process; the writer's is in `writer`
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_STOPPED if self.status == "interrupted" else _EXIT.get(self.status, 1)
+
+
+def run_crawl(settings: Settings) -> int:
+    """`verdicts crawl`: crawl every site, print summaries; the worst exit code wins."""
+    if not settings.sites:
+        raise click.ClickException(
+            "No start URLs: give some on the command line or add [[sites]] to verdicts.toml."
+        )
+    code = EXIT_OK
+    with stop_on_signals() as stop:
+        for site in settings.sites:
+            try:
+                report = crawl(settings, site, stop=stop)
+            except CrawlError as error:
+                raise click.ClickException(str(error)) from error
+            click.echo(format_summary(report))
+            code = max(code, report.exit_code)
+            if stop.is_set():
+                break
+    return code
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT/SIGTERM (a second SIGINT interrupts at once)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def crawl(
+    settings: Settings,
+    site: Site | None = None,
+    *,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+) -> CrawlReport:
+    """Crawl one site (default: the first) into `settings.db_path`; raises CrawlError if it can't run."""
+    if site is None:
+        if not settings.sites:
+            raise CrawlError("no start URLs: give some on the command line or in verdicts.toml")
+        site = settings.sites[0]
+    starts = [url for url in (try_canonicalize(u) for u in site.start_urls) if url]
+    if not starts:
+        raise CrawlError(f"no usable start URLs for {site.name}")
+    lock = ArchiveLock(settings.db_path)
+    try:
+        lock.acquire()
+    except CrawlLocked as error:
+        raise CrawlError(str(error)) from None
+    except OSError as error:
+        raise CrawlError(f"archive {settings.db_path} is not writable: {error.strerror}") from None
+    try:
+        return _crawl_locked(settings, site, starts, stop or threading.Event(), progress)
+    finally:
+        lock.release()
+
+
+def _crawl_locked(
+    settings: Settings,
+    site: Site,
+    starts: list[str],
+    stop: threading.Event,
+    progress: Progress | None,
+) -> CrawlReport:
+    from db.archive import open_archive
+    from db.store import ArchiveWriter
+
+    report = CrawlReport(site_name=site.name, site=crawl_log.site_key(starts))
+    scope = Scope(site.scope_hosts, site.include, site.exclude)
+    try:
+        db = open_archive(settings.db_path)
+        begun = crawl_log.begin(db, report.site, starts)
+        report.crawl_id, report.resumed_from = begun.crawl_id, begun.resumed_from
+        validators = ArchiveWriter(db, None).validators()
+        if begun.resumed_from is not None:
+            seeds, known = frontier.load(db, begun.crawl_id)
+            fresh = False
+        else:
+            seeds = [Entry(url, 0, "html") for url in starts]
+            seeds += [Entry(url, 1, "html") for url in known_pages(db, scope) if url not in starts]
+            known = set()
+            fresh = True
+        db.close()
+    except (sqlite3.Error, OSError) as error:
+        raise CrawlError(f"could not open the archive {settings.db_path}: {error}") from None
+
+    context = multiprocessing.get_context("spawn")
+    conn, child_conn = context.Pipe(duplex=True)
+    writer = context.Process(
+        target=writer_main,
+        args=(child_conn, str(settings.db_path), report.crawl_id),
+        name="verdicts-writer",
+        daemon=True,
+    )
+    writer.start()
+    child_conn.close()
+    progress = progress or Progress(site.name)
+    started, cpu_started = time.monotonic(), time.process_time()
+    loop = _Loop(settings, site, scope, conn, validators, progress, stop, report)
+    try:
+        asyncio.run(loop.run(seeds, known, fresh, starts))
+    except Exception as error:
+        conn.close()
+        writer.join(timeout=10)
+        _close_failed(settings, report, f"crawl aborted: {type(error).__name__}: {error}")
+        raise
+    finally:
+        progress.close()
+        report.seconds = time.monotonic() - started
+        report.cpu_seconds = time.process_time() - cpu_started
+    reply = _finish_writer(conn, writer)
+    conn.close()
+    _conclude(settings, report, reply, loop, stop)
+    return report
+
+
+def known_pages(db: Any, scope: Scope) -> list[str]:
+    """Pages of this site already archived and not gone: revisited (conditionally) every run."""
+    if "pages" not in db.table_names():
+        return []
+    rows = db.conn.execute("SELECT url FROM pages WHERE status != 'gone' ORDER BY url")
+    return [url for (url,) in rows if scope.allows(url)]
+
+
+def _finish_writer(conn: Connection, writer: Any) -> tuple[str, Any]:
+    """Wait for the writer's final reply (it flushes its last batch first)."""
+    reply: tuple[str, Any] | None = None
+    deadline = time.monotonic() + WRITER_FINISH_SECONDS
+    while reply is None and time.monotonic() < deadline:
+        try:
+            if conn.poll(0.2):
+                reply = conn.recv()
+            elif not writer.is_alive():
+                reply = conn.recv() if conn.poll(0) else None
+                break
+        except (EOFError, OSError):
+            break
+    writer.join(timeout=10)
+    if writer.is_alive():
+        writer.kill()
+    if reply is None:
+        return ("error", f"the writer process ended unexpectedly (exit code {writer.exitcode})")
+    return reply
+
+
+def _close_failed(settings: Settings, report: CrawlReport, reason: str) -> None:
+    from db.archive import connect
+
+    report.status = "failed"
+    report.reasons.append(reason)
+    with contextlib.suppress(sqlite3.Error):
+        db = connect(settings.db_path)
+        crawl_log.finish(db, report.crawl_id, "failed", reason)
+        db.close()
+
+
+def _conclude(
+    settings: Settings, report: CrawlReport, reply: tuple[str, Any], loop: _Loop, stop: threading.Event
+) -> None:
+    """Decide the crawl's status, run the quality gate and close its crawls row."""
+    from db.archive import connect
+
+    kind, payload = reply
+    error: str | None = None
+    if kind == "finished":
+        report.writer = payload
+        report.counts = dict(payload.counts)
+    else:
+        error = f"storing failed: {payload}"
+    if error is None and loop.error:
+        error = loop.error
+    reached = sum(report.outcomes.get(o, 0) for o in REACHED)
+    db = connect(settings.db_path)
+    try:
+        if error is None and report.requests and not reached and not stop.is_set():
+            first = report.failures[0][1] if report.failures else "no response"
+            error = f"nothing could be fetched from {report.site_name}: {first}"
+        if error is not None:
+            status = "failed"
+            report.reasons.append(error)
+        elif stop.is_set() and not loop.finished:
+            status = "interrupted"
+            report.reasons.append("stopped by a signal; the next crawl resumes the frontier")
+        else:
+            status = "completed"
+            if loop.capped:
+                report.reasons.append(f"stopped at --max-pages {settings.max_pages}")
+            from db.quality import assess_crawl
+
+            quality = assess_crawl(db, report.crawl_id)
+            if db.conn.in_transaction:
+                db.conn.commit()
+            if quality.degraded:
+                status = "degraded"
+                report.reasons.extend(f"quality: {reason}" for reason in quality.reasons)
+        report.status = status
+        crawl_log.finish(db, report.crawl_id, status, "; ".join(report.reasons) or None)
+    finally:
+        db.close()
+
+
+class _Loop:
+    """The asyncio side of one crawl: workers, discovery and the sender to the writer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        site: Site,
+        scope: Scope,
+        conn: Connection,
+        validators: dict[str, tuple[str | None, str | None]],
+        progress: Progress,
+        stop: threading.Event,
+        report: CrawlReport,
+    ) -> None:
+        self.settings = settings
+        self.site = site
+        self.scope = scope
+        self.conn = conn
+        self.validators = validators
+        self.progress = progress
+        self.stop = stop
+        self.report = report
+        self.seen: set[str] = set()
+        self.judged: set[str] = set()
+        self.queue: asyncio.Queue[Entry] = asyncio.Queue()
+        self.out: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(OUT_QUEUE_ITEMS)
+        self.idle: set[asyncio.Task[None]] = set()
+        self.halt = asyncio.Event()
+        self.finished = False
+        self.capped = False
+        self.error: str | None = None
+        self.extract_links: Any = None
+        self.parse_sitemap: Any = None
+
+    async def run(self, seeds: list[Entry], known: set[str], fresh: bool, starts: list[str]) -> None:
+        from crawler.fetch import Fetcher, FetchSettings
+        from parsers.links import extract_links
+        from parsers.sitemaps import parse_sitemap
+
+        self.extract_links, self.parse_sitemap = extract_links, parse_sitemap
+
+        fetch_settings = FetchSettings(
+            delay=self.settings.delay,
+            concurrency=self.settings.concurrency,
+            per_host=self.settings.per_host,
+            user_agent=self.settings.user_agent,
+            allowed_hosts=self.scope.hosts,
+        )
+        executor = ThreadPoolExecutor(1, thread_name_prefix="verdicts-send")
+        sender = asyncio.create_task(self._sender(executor))
+        watcher = asyncio.create_task(self._watch_stop())
+        try:
+            async with Fetcher(fetch_settings) as fetcher:
+                origins = sorted({origin_of(url) for url in starts})
+                rules = [await fetcher.robots(origin) for origin in origins]
+                if not any(r.reachable for r in rules):
+                    self.error = f"robots.txt unreachable for every host ({rules[0].error})"
+                    return
+                self.seen |= known
+                if fresh:
+                    first = [entry.url for entry in seeds]  # start URLs, then archived pages
+                    seeds = self._admit(first, 0, "html", False)
+                    for origin in origins:
+                        sitemaps = await fetcher.sitemaps_for(origin)
+                        urls = [*sitemaps, f"{origin}/sitemap.xml"]
+                        seeds += self._admit(urls, 0, "sitemap", False)
+                    await self.out.put(("add", seeds))
+                for entry in seeds:
+                    self.queue.put_nowait(entry)
+                workers = [
+                    asyncio.create_task(self._worker(fetcher))
+                    for _ in range(max(1, self.settings.concurrency))
+                ]
+                joined = asyncio.create_task(self.queue.join())
+                halted = asyncio.create_task(self.halt.wait())
+                await asyncio.wait({joined, halted}, return_when=asyncio.FIRST_COMPLETED)
+                self.finished = joined.done() and not self.halt.is_set()
+                self.halt.set()
+                for task in self.idle:
+                    task.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                joined.cancel()
+                halted.cancel()
+        finally:
+            watcher.cancel()
+            await self.out.put(("finish",))
+            with contextlib.suppress(Exception):
+                await sender
+            executor.shutdown(wait=True)
+
+    async def _watch_stop(self) -> None:
+        while not self.stop.is_set():
+            await asyncio.sleep(0.1)
+        self.halt.set()
+
+    async def _worker(self, fetcher: Any) -> None:
+        me = asyncio.current_task()
+        assert me is not None
+        max_pages = self.settings.max_pages
+        while not self.halt.is_set():
+            self.idle.add(me)
+            try:
+                entry = await self.queue.get()
+            finally:
+                self.idle.discard(me)
+            try:
+                if self.halt.is_set():
+                    return
+                if max_pages is not None and self.report.requests >= max_pages:
+                    self.capped = True
+                    self.halt.set()
+                    return
+                self.report.requests += 1
+                etag, modified = (None, None)
+                if entry.kind == "html":
+                    etag, modified = self.validators.get(entry.url, (None, None))
+                result = await fetcher.fetch(
+                    entry.url, etag=etag, last_modified=modified, kind_hint=entry.kind
+                )
+                found = self._discover(result, entry)
+                await self.out.put(("result", result, found, entry.kind == "html"))
+                self._count(result)
+            finally:
+                self.queue.task_done()
+
+    def _count(self, result: Any) -> None:
+        outcomes = self.report.outcomes
+        outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+        if result.outcome in ("failed", "skipped") and len(self.report.failures) < MAX_FAILURES_KEPT:
+            self.report.failures.append((result.url, result.error or result.outcome))
+        self.progress.page(result.outcome, self.queue.qsize())
+
+    def _discover(self, result: Any, entry: Entry) -> list[Entry]:
+        """New in-scope URLs from a fetched sitemap or HTML page; queued here, returned for the frontier."""
+        if result.final_url and result.final_url != result.url:
+            self.seen.add(result.final_url)
+        if result.outcome != "fetched":
+            return []
+        depth = entry.depth + 1
+        if result.kind == "sitemap":
+            try:
+                pages, children = self.parse_sitemap(result.body)
+            except ValueError:
+                return []
+            found = self._admit(children, entry.depth, "sitemap", False)
+            found += self._admit(pages, depth, "html")
+        elif result.kind == "html" and result.text:
+            urls = self.extract_links(result.text, result.final_url or result.url)
+            found = self._admit(urls, depth, "html")
+        else:
+            return []
+        for item in found:
+            self.queue.put_nowait(item)
+        return found
+
+    def _admit(self, urls: Iterable[str], depth: int, kind: str, check_scope: bool = True) -> list[Entry]:
+        """Canonical, unseen, in-scope entries (sitemaps and seeds need only an allowed host).
+
+        Pages repeat the same links (navigation, pagination), and canonicalising costs
+        more than the rest of discovery, so each raw spelling is judged only once.
+        """
+        admitted = []
+        judged, seen = self.judged, self.seen
+        for raw in urls:
+            if raw in judged:
+                continue
+            judged.add(raw)
+            url = try_canonicalize(raw)
+            if url is None or url in seen:
+                continue
+            if check_scope:
+                if not self.scope.allows(url):
+                    continue
+            elif not host_matches(host_of(url), self.scope.hosts):
+                continue
+            seen.add(url)
+            admitted.append(Entry(url, depth, kind))
+        return admitted
+
+    async def _sender(self, executor: ThreadPoolExecutor) -> None:
+        """Move items from the bounded queue to the writer, a chunk per pipe message."""
+        loop = asyncio.get_running_loop()
+        writer_gone = False
+        while True:
+            items = [await self.out.get()]
+            while len(items) < SEND_CHUNK_ITEMS and not self.out.empty():
+                items.append(self.out.get_nowait())
+            data = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
+            if not writer_gone:
+                try:
+                    await loop.run_in_executor(executor, self.conn.send_bytes, data)
+                except OSError as error:
+                    # The writer is gone: stop fetching, and keep draining the queue so
+                    # that no worker blocks on it.
+                    writer_gone = True
+                    self.error = f"the writer process stopped ({error.__class__.__name__})"
+                    self.halt.set()
+            if items[-1][0] == "finish":
+                return

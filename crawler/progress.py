@@ -1,0 +1,133 @@
+"""What a person watching a crawl sees: a live bar on a terminal, log lines otherwise.
+
+On a terminal, a rich progress bar shows pages done out of done + queued, the rate and
+the errors so far. Under cron or systemd (no terminal) a bar is noise in a log file,
+so the same figures are printed as one plain line every `interval` seconds. Both go
+to stderr; the end-of-crawl summary (`format_summary`) is for stdout.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import IO, TYPE_CHECKING
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+
+if TYPE_CHECKING:
+    from crawler.engine import CrawlReport
+
+ERROR_OUTCOMES = frozenset({"failed", "skipped"})
+SUMMARY_FAILURES = 20
+
+
+class Progress:
+    """Counts fetch outcomes and shows them; call `page()` per result, `close()` at the end."""
+
+    def __init__(
+        self,
+        label: str,
+        *,
+        stream: IO[str] | None = None,
+        interval: float = 5.0,
+        live: bool | None = None,
+    ) -> None:
+        self.label = label
+        self.console = Console(file=stream or sys.stderr, highlight=False)
+        self.live = self.console.is_terminal if live is None else live
+        self.interval = interval
+        self.done = 0
+        self.errors = 0
+        self.queued = 0
+        self.started = time.monotonic()
+        self._next_line = self.started + interval
+        self._bar: RichProgress | None = None
+        self._task = None
+        if self.live:
+            self._bar = RichProgress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:.1f} pages/s"),
+                TextColumn("[red]{task.fields[errors]} errors"),
+                TimeElapsedColumn(),
+                console=self.console,
+                refresh_per_second=4,
+                transient=False,
+            )
+            self._task = self._bar.add_task(label, total=None, rate=0.0, errors=0)
+            self._bar.start()
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def page(self, outcome: str, queued: int) -> None:
+        self.done += 1
+        self.queued = queued
+        if outcome in ERROR_OUTCOMES:
+            self.errors += 1
+        if self._bar is not None and self._task is not None:
+            if self.done % 16 == 0 or outcome in ERROR_OUTCOMES:
+                self._refresh()
+        else:
+            now = time.monotonic()
+            if now >= self._next_line:
+                self._next_line = now + self.interval
+                self.console.print(self.line(), soft_wrap=True)
+
+    def line(self) -> str:
+        return (
+            f"{self.label}: {self.done} done, {self.queued} queued, "
+            f"{self.rate:.1f} pages/s, {self.errors} errors"
+        )
+
+    def message(self, text: str) -> None:
+        self.console.print(text, soft_wrap=True, markup=False)
+
+    def _refresh(self) -> None:
+        assert self._bar is not None and self._task is not None
+        self._bar.update(
+            self._task,
+            completed=self.done,
+            total=self.done + self.queued,
+            rate=self.rate,
+            errors=self.errors,
+        )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._refresh()
+            self._bar.stop()
+            self._bar = None
+        elif self.done:
+            self.console.print(self.line(), soft_wrap=True)
+
+
+def format_summary(report: CrawlReport) -> str:
+    """The end-of-crawl summary: outcome, counters, rate and the failures by URL."""
+    counts = report.counts
+    lines = [
+        f"Crawl {report.crawl_id} of {report.site_name}: {report.status}"
+        + (f" (resumed crawl {report.resumed_from})" if report.resumed_from else ""),
+        f"  requests {report.requests} in {report.seconds:.1f} s "
+        f"({report.requests / report.seconds if report.seconds else 0:.1f} pages/s)",
+        f"  pages fetched {counts.get('pages_fetched', 0)}, "
+        f"not modified {counts.get('pages_not_modified', 0)}, "
+        f"failed {counts.get('pages_failed', 0)}",
+        f"  comparisons new {counts.get('comparisons_new', 0)}, "
+        f"changed {counts.get('comparisons_changed', 0)}; "
+        f"verdicts new {counts.get('verdicts_new', 0)}",
+    ]
+    if report.failures:
+        lines.append(f"  failures ({len(report.failures)}):")
+        for url, reason in report.failures[:SUMMARY_FAILURES]:
+            lines.append(f"    {url}: {reason}")
+        if len(report.failures) > SUMMARY_FAILURES:
+            more = len(report.failures) - SUMMARY_FAILURES
+            lines.append(f"    ... and {more} more (pages with status 'failed' in the archive)")
+    lines.extend(f"  {reason}" for reason in report.reasons)
+    return "\n".join(lines)

@@ -1,0 +1,169 @@
+"""The writer child process: parses and stores fetched pages off the fetch loop's core.
+
+Parsing a page and writing it to SQLite cost more CPU than fetching it; doing them in
+the asyncio process would cap the crawl at the speed of the slowest stage on one core.
+So the engine sends fetch results through a pipe to this process, which parses them
+with `parsers.parse_page` and stores them with `db.store.ArchiveWriter` in batches
+(`BATCH_PAGES` pages or `BATCH_SECONDS`, whichever comes first), each batch with its
+frontier rows and crawl counters in ONE transaction.
+
+The child is started with the "spawn" context, so it inherits no descriptor but its
+end of the pipe (never the archive lock), and it exits as soon as the pipe reports
+end-of-file: when the engine dies, even by SIGKILL, the writer stores what it already
+received and goes away.
+
+Messages, parent to child (each a pickled list of items):
+    ("add", [frontier.Entry, ...])     URLs discovered (queued in the frontier)
+    ("result", FetchResult, [Entry], keep)  one fetch outcome and the URLs found in it: queue
+                                       those, store the result if `keep` (pages, not
+                                       sitemaps), mark its URL done (failed: retried on resume)
+    ("finish",)                        flush, reply ("finished", WriterReport), exit
+Child to parent: ("finished", WriterReport) or ("error", one-line reason).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import time
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+BATCH_PAGES = 200
+BATCH_SECONDS = 0.5
+COUNTER_FIELDS = (
+    "pages_fetched",
+    "pages_not_modified",
+    "pages_failed",
+    "comparisons_new",
+    "comparisons_changed",
+    "verdicts_new",
+)
+#: Outcomes after which a URL needs another try when the crawl is resumed.
+RETRY_OUTCOMES = frozenset({"failed", "skipped"})
+
+
+@dataclass(slots=True)
+class WriterReport:
+    """What the writer did over the whole crawl."""
+
+    batches: int = 0
+    pages: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTER_FIELDS, 0))
+    snapshots_new: int = 0
+    parse_errors: list[str] = field(default_factory=list)
+    store_seconds: float = 0.0
+    parse_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # of the writer process, start-up included
+
+
+def writer_main(conn: Connection, db_path: str, crawl_id: int) -> None:
+    """Entry point of the child process (must be importable for "spawn")."""
+    # Ctrl-C and a service stop reach the whole process group; the engine decides when
+    # to stop, and the writer follows by the pipe (finish message or end-of-file).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        report = _Writer(db_path, crawl_id).run(conn)
+    except EOFError:  # the engine died: what was received is stored, nothing to reply to
+        os._exit(0)
+    except BaseException as error:
+        last = traceback.extract_tb(error.__traceback__)[-1:]
+        where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
+        with contextlib.suppress(OSError):
+            conn.send(("error", f"{type(error).__name__}: {error}{where}"))
+        os._exit(1)
+    conn.send(("finished", report))
+    conn.close()
+
+
+class _Writer:
+    def __init__(self, db_path: str, crawl_id: int) -> None:
+        from db.archive import connect
+        from db.store import ArchiveWriter
+
+        self.db = connect(db_path)
+        self.crawl_id = crawl_id
+        self.store = ArchiveWriter(self.db, crawl_id)
+        self.report = WriterReport()
+        self.results: list[Any] = []
+        self.adds: list[Any] = []
+        self.states: list[tuple[str, str]] = []
+        self.first_at: float | None = None
+
+    def run(self, conn: Connection) -> WriterReport:
+        while True:
+            timeout = None
+            if self.first_at is not None:
+                timeout = max(0.0, self.first_at + BATCH_SECONDS - time.monotonic())
+            if conn.poll(timeout):
+                try:
+                    items = pickle.loads(conn.recv_bytes())
+                except EOFError:
+                    self.flush()
+                    raise
+                for item in items:
+                    if item[0] == "finish":
+                        self.flush()
+                        self.db.close()
+                        self.report.cpu_seconds = time.process_time()
+                        return self.report
+                    if item[0] == "add":
+                        self.adds.extend(item[1])
+                    else:
+                        _, result, found, keep = item
+                        self.adds.extend(found)
+                        self.states.append(
+                            (result.url, "failed" if result.outcome in RETRY_OUTCOMES else "done")
+                        )
+                        if keep:
+                            self.results.append(result)
+                    if self.first_at is None:
+                        self.first_at = time.monotonic()
+                if len(self.states) >= BATCH_PAGES:
+                    self.flush()
+            elif self.first_at is not None:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.states and not self.adds:
+            self.first_at = None
+            return
+        from db import crawl_log, frontier
+
+        started = time.perf_counter()
+        batch = [(result, self.parse(result)) for result in self.results]
+        parsed_at = time.perf_counter()
+        with self.db.atomic():
+            frontier.add(self.db, self.crawl_id, self.adds)
+            stats = self.store.store(batch) if batch else None
+            frontier.mark(self.db, self.crawl_id, self.states)
+            if stats is not None:
+                crawl_log.add_counts(self.db, self.crawl_id, [getattr(stats, n) for n in COUNTER_FIELDS])
+        report = self.report
+        report.batches += 1
+        report.pages += len(batch)
+        if stats is not None:
+            for name in COUNTER_FIELDS:
+                report.counts[name] += getattr(stats, name)
+            report.snapshots_new += stats.snapshots_new
+        report.parse_seconds += parsed_at - started
+        report.store_seconds += time.perf_counter() - parsed_at
+        self.results, self.adds, self.states, self.first_at = [], [], [], None
+
+    def parse(self, result: Any) -> Any:
+        """The ParseResult of a fetched HTML page; None for anything else."""
+        if result.outcome != "fetched" or result.kind != "html":
+            return None
+        from parsers import parse_page
+
+        try:
+            return parse_page(result.text if result.text is not None else result.body, url=result.url)
+        except Exception as error:  # a parser bug must not lose the rest of the crawl
+            if len(self.report.parse_errors) < 100:
+                self.report.parse_errors.append(f"{result.url}: {type(error).__name__}: {error}")
+            return None

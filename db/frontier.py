@@ -1,0 +1,78 @@
+"""The crawl frontier, kept in the archive so a killed crawl can pick up where it stopped.
+
+Each discovered URL is a `frontier` row of its crawl: `queued` when found, `done` once
+its fetch result is stored (in the same transaction as the store), `failed` when the
+fetch failed. The engine holds the same set in memory while it runs; these rows are
+what survives a SIGKILL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    url: str
+    depth: int = 0
+    kind: str = "html"  # "html" or "sitemap": how to fetch it
+
+
+def add(db: Database, crawl_id: int, entries: Iterable[Entry]) -> None:
+    """Queue newly discovered URLs (already-known ones are left as they are)."""
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO frontier (crawl_id, url, state, depth, kind) VALUES (?, ?, 'queued', ?, ?)",
+        [(crawl_id, e.url, e.depth, e.kind) for e in entries],
+    )
+
+
+def mark(db: Database, crawl_id: int, states: Iterable[tuple[str, str]]) -> None:
+    """Set the state of (url, state) pairs: 'done' or 'failed'."""
+    db.conn.executemany(
+        "UPDATE frontier SET state = ? WHERE crawl_id = ? AND url = ?",
+        [(state, crawl_id, url) for url, state in states],
+    )
+
+
+def load(db: Database, crawl_id: int) -> tuple[list[Entry], set[str]]:
+    """(entries still to fetch, every URL already known) for a resumed crawl."""
+    pending: list[Entry] = []
+    known: set[str] = set()
+    for url, state, depth, kind in db.conn.execute(
+        "SELECT url, state, depth, kind FROM frontier WHERE crawl_id = ? ORDER BY rowid",
+        [crawl_id],
+    ):
+        known.add(url)
+        if state == "queued":
+            pending.append(Entry(url, depth, kind))
+    return pending, known
+
+
+def copy(db: Database, from_crawl: int, to_crawl: int) -> None:
+    """Give a resuming crawl the frontier of the one it resumes; failed URLs get another try."""
+    db.execute(
+        "INSERT OR IGNORE INTO frontier (crawl_id, url, state, depth, kind) "
+        "SELECT ?, url, CASE state WHEN 'failed' THEN 'queued' ELSE state END, depth, kind "
+        "FROM frontier WHERE crawl_id = ?",
+        [to_crawl, from_crawl],
+    )
+
+
+def prune(db: Database, site: str, keep: int) -> None:
+    """Drop the frontiers of a site's earlier crawls: only the newest run's is ever needed."""
+    db.execute(
+        "DELETE FROM frontier WHERE crawl_id IN (SELECT id FROM crawls WHERE site = ? AND id != ?)",
+        [site, keep],
+    )
+
+
+def counts(db: Database, crawl_id: int) -> dict[str, int]:
+    return {
+        state: n
+        for state, n in db.conn.execute(
+            "SELECT state, count(*) FROM frontier WHERE crawl_id = ? GROUP BY state", [crawl_id]
+        )
+    }

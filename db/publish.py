@@ -1,0 +1,235 @@
+"""Publishing the archive with Datasette: read-only, described, searchable, downloadable.
+
+Analysts browse the archive in Datasette and researchers download it as CSV, so the
+configuration lives here as data (`db/metadata.yml`, `SETTINGS`) and this module only
+wires it to whatever file the archive is: the database is always served as `/archive`
+(stable URLs, whatever the file is called), the search boxes appear only for the
+full-text indexes the file actually has, and nothing a visitor does can write.
+
+Read-only is enforced in layers: Datasette 0.65 runs only SELECT from visitors and reads
+the file through `?mode=ro` connections; `ReadOnlyDatabase` refuses every write a
+plugin might attempt; plugins outside `ALLOWED_PLUGINS` are disabled; and
+`ReadOnlyGuard` answers 405 to any request method but GET, HEAD and OPTIONS (which
+also spares visitors Datasette 0.65's error 500 on a POST to a canned query).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from datasette import hookimpl
+from datasette.app import Datasette
+from datasette.database import Database as DatasetteDatabase
+from datasette.plugins import DEFAULT_PLUGINS, pm
+from datasette.utils.asgi import Forbidden, Response
+
+from db.archive import open_archive
+from db.publish_stream import send_whole_relation, whole_relation_request
+
+log = logging.getLogger(__name__)
+
+#: The name (and URL path) the archive is served under, whatever its file is called.
+DATABASE_NAME = "archive"
+
+HERE = Path(__file__).resolve().parent
+METADATA_PATH = HERE / "metadata.yml"
+TEMPLATES_DIR = HERE / "templates"
+
+#: Datasette settings for the published archive (https://docs.datasette.io/en/0.65/settings.html).
+SETTINGS: dict[str, Any] = {
+    # Canned queries aggregate over every verdict; 1 s (the default) is too tight for a
+    # million-verdict archive, 4 s still stops a runaway query.
+    "sql_time_limit_ms": 4000,
+    # Rows per JSON/CSV response of a query (tables and views stream past it with _stream=on).
+    "max_returned_rows": 1000,
+    # Streamed CSV is never cut short: researchers get every row (default would stop at 100 MB).
+    "max_csv_mb": 0,
+    "allow_csv_stream": True,
+    # The whole SQLite file holds every raw page body; researchers take CSV, not gigabytes.
+    "allow_download": False,
+    # Facets on tool and category count over every verdict; give them time, but bounded.
+    "facet_time_limit_ms": 800,
+    "default_facet_size": 20,
+    # The useful facets are configured per table; suggestions cost a query per column.
+    "suggest_facets": False,
+}
+
+#: Third-party plugins the published archive may load; anything else is disabled.
+#: datasette-dashboards draws the charts; it renders markdown cards with
+#: datasette-render-markdown and loads datasette-leaflet, both its own dependencies.
+ALLOWED_PLUGINS: frozenset[str] = frozenset(
+    {"datasette_dashboards", "datasette_render_markdown", "datasette_leaflet"}
+)
+
+
+#: Request methods a visitor may use; anything else could only be an attempt to change data.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class ArchiveNotFound(Exception):
+    """The path given to serve is not an existing file."""
+
+
+class ReadOnlyDatabase(DatasetteDatabase):
+    """A Datasette database that refuses every write, whoever asks (a plugin, a hook)."""
+
+    async def execute_write_fn(self, fn: Any, block: bool = True) -> Any:
+        raise Forbidden("The published archive is read-only.")
+
+
+class ReadOnlyGuard:
+    """A Datasette plugin: 405 to every request that is not a read, and complete CSVs.
+
+    A plain `/archive/NAME.csv?_stream=on` (a whole table or view, no filters) is
+    streamed by `db.publish_stream` from one cursor, since Datasette 0.65 pages it
+    under the SQL time limit and can stop short (see that module).
+    """
+
+    __name__ = "verdict_archive_read_only"
+
+    @hookimpl
+    def asgi_wrapper(self, datasette: Datasette) -> Any:
+        def wrap(app: Any) -> Any:
+            async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+                if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+                    response = Response.text(
+                        "The published archive is read-only.",
+                        status=405,
+                        headers={"Allow": ", ".join(sorted(SAFE_METHODS))},
+                    )
+                    await response.asgi_send(send)
+                    return
+                name = whole_relation_request(scope, DATABASE_NAME) if scope["type"] == "http" else None
+                if name is not None and DATABASE_NAME in datasette.databases:
+                    database = datasette.get_database(DATABASE_NAME)
+                    download = b"_dl=" in scope.get("query_string", b"")
+                    immutable = not database.is_mutable
+                    if await send_whole_relation(database.path, immutable, name, download, send):
+                        return
+                await app(scope, receive, send)
+
+            return guarded
+
+        return wrap
+
+
+READ_ONLY_GUARD = ReadOnlyGuard()
+
+
+def load_metadata(path: Path = METADATA_PATH) -> dict[str, Any]:
+    """The project's metadata file as a dict (YAML)."""
+    with path.open(encoding="utf-8") as handle:
+        metadata: dict[str, Any] = yaml.safe_load(handle)
+    return metadata
+
+
+def disable_unlisted_plugins(allowed: frozenset[str] = ALLOWED_PLUGINS) -> list[str]:
+    """Unregister installed Datasette plugins that are not allowed; returns their names.
+
+    Datasette 0.65 loads every installed plugin; a write plugin (datasette-write,
+    datasette-insert, ...) installed in the same environment must not go live here.
+    """
+    disabled = []
+    for plugin in list(pm.get_plugins()):
+        name = getattr(plugin, "__name__", repr(plugin))
+        if name in DEFAULT_PLUGINS or name in allowed or plugin is READ_ONLY_GUARD:
+            continue
+        pm.unregister(plugin)
+        disabled.append(name)
+    if disabled:
+        log.warning("Datasette plugins disabled for the published archive: %s", disabled)
+    return disabled
+
+
+def archive_tables(db_path: Path) -> set[str]:
+    """Names of every table and view in the archive (read without changing it)."""
+    conn = sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("select name from sqlite_master where type in ('table', 'view')")
+        return {name for (name,) in rows}
+    finally:
+        conn.close()
+
+
+def metadata_for(
+    existing: set[str], base: Mapping[str, Any] | None = None, name: str = DATABASE_NAME
+) -> dict[str, Any]:
+    """The metadata to serve for an archive holding the tables and views `existing`.
+
+    Keys the database under `name`, points the dashboards at it, and keeps a search
+    box (`fts_table`) only where that full-text index exists, so an archive made
+    before the indexes were added still serves every page without errors.
+    """
+    metadata = copy.deepcopy(dict(base if base is not None else load_metadata()))
+    databases = metadata.get("databases", {})
+    (database,) = databases.values()
+    metadata["databases"] = {name: database}
+    for table in database.get("tables", {}).values():
+        if "fts_table" in table and table["fts_table"] not in existing:
+            del table["fts_table"]
+            table.pop("fts_pk", None)
+    dashboards = metadata.get("plugins", {}).get("datasette-dashboards", {})
+    for dashboard in dashboards.values():
+        for chart in dashboard.get("charts", {}).values():
+            if "db" in chart:
+                chart["db"] = name
+        for dashboard_filter in dashboard.get("filters", {}).values():
+            if "db" in dashboard_filter:
+                dashboard_filter["db"] = name
+    return metadata
+
+
+def make_datasette(
+    db_path: str | Path,
+    immutable: bool = False,
+    settings: Mapping[str, Any] | None = None,
+) -> Datasette:
+    """A configured Datasette serving `db_path` as `/archive` (read-only).
+
+    A mutable archive is first brought up to the current schema (the same upgrade
+    every entry point runs), then served through read-only connections, so it keeps
+    serving while a crawl writes to it (WAL). `immutable=True` is for a published
+    copy nobody writes to: opened as immutable, never upgraded. `settings` override
+    `SETTINGS` (tests use a small max_returned_rows).
+    """
+    path = Path(db_path)
+    if not path.is_file():
+        raise ArchiveNotFound(f"No archive at {path}: run `verdicts crawl` or give --db PATH.")
+    if not immutable:
+        open_archive(path).close()
+    disable_unlisted_plugins()
+    if not pm.is_registered(READ_ONLY_GUARD):
+        pm.register(READ_ONLY_GUARD, name=READ_ONLY_GUARD.__name__)
+    ds = Datasette(
+        memory=False,
+        metadata=metadata_for(archive_tables(path)),
+        settings={**SETTINGS, **(settings or {})},
+        template_dir=str(TEMPLATES_DIR) if TEMPLATES_DIR.is_dir() else None,
+    )
+    # With no files Datasette adds an in-memory database; the archive is the only one.
+    ds.remove_database("_memory")
+    ds.add_database(
+        ReadOnlyDatabase(ds, path=str(path.resolve()), is_mutable=not immutable),
+        name=DATABASE_NAME,
+    )
+    return ds
+
+
+def serve(
+    db_path: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    immutable: bool = False,
+) -> None:
+    """Serve the archive with Datasette until interrupted (what `verdicts serve` runs)."""
+    import uvicorn
+
+    ds = make_datasette(db_path, immutable=immutable)
+    # Datasette's app runs its startup hooks on the first request (AsgiRunOnFirstRequest).
+    uvicorn.run(ds.app(), host=host, port=port, log_level="info", lifespan="on", workers=1)

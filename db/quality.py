@@ -1,0 +1,156 @@
+"""The quality gate against silent layout drift.
+
+Scrapers rarely fail loudly: a redesign makes a field vanish and the archive quietly
+fills with gaps. Each crawl therefore records, per field, how many comparison pages
+yielded it (from each page's current snapshot: `snapshots.parse_missing`, written from
+`ParseResult.field_presence()`), in `crawl_field_stats`. When the share of complete
+pages, of pages still recognised as comparisons, or of any field drops by more than
+`MAX_DROP_POINTS` from the previous crawl of the same site, the crawl is degraded; the
+reasons name the fields and the pages. The crawler (crawler/engine.py) calls
+`assess_crawl` when a crawl ends, marks it `degraded` and exits non-zero. Nothing is
+overwritten with NULLs meanwhile: db/ingest.py never lets an incomplete parse become
+current.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sqlite_utils import Database
+
+from db.near_duplicates import mark_near_duplicates
+from parsers.model import LISTING_FIELDS
+
+MAX_DROP_POINTS = 10.0
+#: Fields counted per comparison page (the keys of ParseResult.field_presence()).
+FIELDS: tuple[str, ...] = ("title", *LISTING_FIELDS, "quotes")
+#: Pseudo-fields: pages parsed complete, and known comparison pages still recognised.
+COMPLETE, RECOGNISED = "complete", "recognised"
+EXAMPLES = 20
+
+_PAGES = """
+SELECT p.url, s.parse_status, s.parse_missing,
+       EXISTS (SELECT 1 FROM comparisons c WHERE c.url IN (p.url, s.url)) AS known
+FROM pages p
+JOIN snapshots s ON s.id = (
+    SELECT id FROM snapshots WHERE page_id = p.id ORDER BY fetched_at DESC, id DESC LIMIT 1
+)
+WHERE p.last_crawl_id = ? AND p.status = 'ok' AND s.parse_status IS NOT NULL
+"""
+
+
+@dataclass(slots=True)
+class FieldCount:
+    pages_with: int = 0
+    pages_total: int = 0
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def share(self) -> float | None:
+        return 100.0 * self.pages_with / self.pages_total if self.pages_total else None
+
+
+@dataclass(frozen=True, slots=True)
+class QualityReport:
+    degraded: bool
+    reasons: list[str]
+    #: field -> (pages that yielded it, comparison pages in the crawl)
+    field_counts: dict[str, tuple[int, int]]
+    previous_crawl_id: int | None = None
+    #: Verdicts the end-of-crawl near-duplicate pass linked to an earlier one.
+    near_duplicates: int = 0
+
+
+def count_fields(db: Database, crawl_id: int) -> dict[str, FieldCount]:
+    """Per field, how many of the crawl's comparison pages yielded it."""
+    counts = {name: FieldCount() for name in (COMPLETE, RECOGNISED, *FIELDS)}
+    for url, status, missing_json, known in db.execute(_PAGES, [crawl_id]):
+        is_comparison = status != "not_comparison"
+        if is_comparison or known:
+            _tally(counts[RECOGNISED], is_comparison, url)
+        if not is_comparison:
+            continue
+        _tally(counts[COMPLETE], status == "ok", url)
+        missing = set(json.loads(missing_json or "[]"))
+        for name in FIELDS:
+            _tally(counts[name], name not in missing, url)
+    return counts
+
+
+def _tally(count: FieldCount, present: bool, url: str) -> None:
+    count.pages_total += 1
+    if present:
+        count.pages_with += 1
+    else:
+        count.missing.append(url)
+
+
+def previous_crawl(db: Database, crawl_id: int) -> int | None:
+    """The latest earlier crawl of the same site that has field statistics."""
+    row = db.execute(
+        "SELECT max(p.id) FROM crawls c JOIN crawls p ON p.site = c.site AND p.id < c.id "
+        "WHERE c.id = ? AND EXISTS (SELECT 1 FROM crawl_field_stats f WHERE f.crawl_id = p.id)",
+        [crawl_id],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def assess_crawl(db: Database, crawl_id: int) -> QualityReport:
+    """The archive's end-of-crawl step: the near-duplicate pass over the verdicts the crawl
+    added (db/near_duplicates.py), then this crawl's field statistics, compared with the
+    previous crawl's."""
+    near = mark_near_duplicates(db)
+    counts = count_fields(db, crawl_id)
+    previous_id = previous_crawl(db, crawl_id)
+    before: dict[str, float | None] = {}
+    if previous_id is not None:
+        before = dict(
+            db.execute(
+                "SELECT field, share FROM crawl_field_stats WHERE crawl_id = ?", [previous_id]
+            ).fetchall()
+        )
+    reasons = []
+    for name, count in counts.items():
+        old, new = before.get(name), count.share
+        if old is not None and new is not None and old - new > MAX_DROP_POINTS:
+            reasons.append(_reason(name, old, count))
+    with db.atomic():
+        db.execute("DELETE FROM crawl_field_stats WHERE crawl_id = ?", [crawl_id])
+        db.conn.executemany(
+            "INSERT INTO crawl_field_stats (crawl_id, field, pages_with, pages_total, share, "
+            "previous_share, pages_missing) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    crawl_id,
+                    name,
+                    c.pages_with,
+                    c.pages_total,
+                    c.share,
+                    before.get(name),
+                    json.dumps(c.missing[:EXAMPLES]),
+                )
+                for name, c in counts.items()
+            ],
+        )
+    return QualityReport(
+        degraded=bool(reasons),
+        reasons=reasons,
+        field_counts={name: (c.pages_with, c.pages_total) for name, c in counts.items()},
+        previous_crawl_id=previous_id,
+        near_duplicates=near.marked,
+    )
+
+
+def _reason(name: str, old: float, count: FieldCount) -> str:
+    what = {
+        COMPLETE: "complete comparison pages",
+        RECOGNISED: "known comparison pages still recognised",
+    }.get(name, f"comparison pages with {name}")
+    shown = ", ".join(count.missing[:5])
+    more = len(count.missing) - 5
+    pages = f"{shown} (+{more} more)" if more > 0 else shown
+    return (
+        f"{what}: {old:.1f}% -> {count.share:.1f}% of {count.pages_total} "
+        f"(down {old - (count.share or 0):.1f} points); missing on {pages}"
+    )

@@ -1,0 +1,236 @@
+"""`verdicts reparse`: re-parse every archived snapshot with the current parsers.
+
+After a parser fix the archive heals itself without fetching anything: snapshots keep
+the bytes as served, so every page can be read again. Parsing is the expensive part,
+so it runs in worker processes (one per core by default) over groups of pages; the
+main process is the single writer. A page whose parse outcome is unchanged (same
+fingerprint of the whole ParseResult) costs nothing more; for a changed page (or every
+page with --force) the snapshot's parse columns are updated and the page's derived
+rows (comparison, listings, appearances) are rebuilt from all its snapshots in order,
+each with the window it was in force (fetched_at .. last_seen). Ids are content
+hashes, so rows that did not change keep their ids; verdicts and tools no longer
+yielded by any page are removed, and the near-duplicate pass runs on the new ones.
+
+Derived rows are a function of the kept snapshots, so a reparse with a regressed
+parser loses nothing for good: it exits 2 with a warning when fewer comparison pages
+parse complete than before, and a reparse with the fixed parser restores them.
+Exit codes: 0 done, 1 failed, 2 done but fewer complete comparisons.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from db.archive import open_archive
+from db.identity import comparison_id
+from db.ingest import IngestItem, ingest
+from db.near_duplicates import mark_near_duplicates
+from db.snapshots import decompress, existing_keys
+from parsers.model import ParseResult
+
+#: Snapshots per task handed to a worker (whole pages are never split).
+TASK_SNAPSHOTS = 200
+PROGRESS_SECONDS = 1.0
+
+_SNAPSHOTS = """
+SELECT s.id, s.url, s.fetched_at, coalesce(s.last_seen, s.fetched_at), s.crawl_id,
+       coalesce(s.last_crawl_id, s.crawl_id), s.encoding, s.parse_hash, b.data, b.compression
+FROM snapshots s JOIN bodies b ON b.sha256 = s.body_sha256
+WHERE s.page_id = ? AND (s.parse_status IS NOT NULL OR s.content_type LIKE '%html%')
+ORDER BY s.fetched_at, s.id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Reparsed:
+    """One snapshot's new parse (sent from a worker to the writer)."""
+
+    snapshot_id: int
+    url: str
+    fetched_at: str
+    last_seen: str
+    crawl_id: int | None
+    last_crawl_id: int | None
+    parse: ParseResult
+    columns: dict[str, Any]
+    changed: bool
+
+
+def run_reparse(db_path: str | Path, force: bool = False, workers: int | None = None) -> int:
+    """Re-parse the archive at `db_path`; returns the process exit code."""
+    started = time.perf_counter()
+    db = open_archive(db_path)
+    pages = db.execute(
+        "SELECT page_id, count(*) FROM snapshots "
+        "WHERE parse_status IS NOT NULL OR content_type LIKE '%html%' GROUP BY page_id"
+    ).fetchall()
+    total = sum(n for _, n in pages)
+    complete_before = _complete_comparisons(db)
+    workers = max(1, workers or os.cpu_count() or 1)
+    size = max(1, min(TASK_SNAPSHOTS, -(-total // (workers * 4))))  # >= 4 tasks per worker
+    tasks = [(str(db_path), group, force) for group in _groups(pages, size)]
+    done = changed_snapshots = rebuilt = 0
+    last_report = time.perf_counter()
+    try:
+        for parsed_count, results in _map(tasks, workers):
+            done += parsed_count
+            if results:
+                changed_snapshots += sum(r.changed for r in results)
+                rebuilt += _rebuild(db, results)
+            if time.perf_counter() - last_report >= PROGRESS_SECONDS:
+                _progress(f"{done}/{total} snapshots re-parsed, {rebuilt} pages rebuilt")
+                last_report = time.perf_counter()
+        _remove_orphans(db)
+        near = mark_near_duplicates(db)
+        complete_after = _complete_comparisons(db)
+    except (sqlite3.Error, OSError, ValueError) as error:
+        _progress(f"reparse failed: {error}")
+        return 1
+    finally:
+        db.close()
+    seconds = time.perf_counter() - started
+    rate = done / seconds if seconds else 0.0
+    _progress(
+        f"Re-parsed {done} snapshots of {len(pages)} pages with {workers} worker(s) in "
+        f"{seconds:.1f} s ({rate:.0f}/s): {changed_snapshots} changed outcomes, {rebuilt} pages "
+        f"rebuilt, {near.marked} near duplicates marked."
+    )
+    if complete_after < complete_before:
+        _progress(
+            f"Warning: {complete_before - complete_after} comparison page(s) no longer parse "
+            f"complete ({complete_before} -> {complete_after}); the parser may have regressed. "
+            "The snapshots are intact: fix the parser and run reparse again."
+        )
+        return 2
+    return 0
+
+
+def _complete_comparisons(db: Any) -> int:
+    return int(db.execute("SELECT count(*) FROM comparisons WHERE complete = 1").fetchone()[0])
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _groups(pages: list[tuple[str, int]], size_limit: int) -> Iterator[list[str]]:
+    group: list[str] = []
+    size = 0
+    for page, count in pages:
+        group.append(page)
+        size += count
+        if size >= size_limit:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def _map(tasks: list[tuple[str, list[str], bool]], workers: int) -> Iterable[tuple[int, list[Reparsed]]]:
+    if workers == 1 or len(tasks) <= 1:
+        yield from map(parse_pages, tasks)
+        return
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(min(workers, len(tasks))) as pool:
+        yield from pool.imap(parse_pages, tasks)
+
+
+_CONNECTIONS: dict[str, sqlite3.Connection] = {}
+
+
+def parse_pages(task: tuple[str, list[str], bool]) -> tuple[int, list[Reparsed]]:
+    """Worker: parse every snapshot of the given pages; return those of changed pages."""
+    from db.store import parse_columns
+    from parsers import parse_page
+
+    db_path, page_ids, force = task
+    conn = _CONNECTIONS.get(db_path)
+    if conn is None:
+        conn = _CONNECTIONS[db_path] = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    parsed = 0
+    out: list[Reparsed] = []
+    for page in page_ids:
+        results = []
+        for sid, url, fetched, last_seen, crawl, last_crawl, encoding, old_hash, data, how in conn.execute(
+            _SNAPSHOTS, [page]
+        ):
+            body = decompress(data, how)
+            parse = parse_page(_decode(body, encoding), url)
+            columns = parse_columns(parse)
+            changed = columns["parse_hash"] != old_hash
+            results.append(Reparsed(sid, url, fetched, last_seen, crawl, last_crawl, parse, columns, changed))
+            parsed += 1
+        if force or any(r.changed for r in results):
+            out.extend(results)
+    return parsed, out
+
+
+def _decode(body: bytes, encoding: str | None) -> str | bytes:
+    if not encoding:
+        return body
+    try:
+        return body.decode(encoding, errors="replace")
+    except LookupError:
+        return body
+
+
+def _rebuild(db: Any, results: list[Reparsed]) -> int:
+    """Store new parse outcomes and rebuild the derived rows of their pages."""
+    conn: sqlite3.Connection = db.conn
+    ids = sorted({comparison_id(r.url) for r in results})
+    with db.atomic():
+        conn.executemany(
+            "UPDATE snapshots SET parse_status = :parse_status, parse_problems = :parse_problems, "
+            "parser = :parser, parser_version = :parser_version, parse_missing = :parse_missing, "
+            "parse_hash = :parse_hash WHERE id = :id",
+            [{**r.columns, "id": r.snapshot_id} for r in results],
+        )
+        gone: list[tuple[Any, ...]] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            gone += conn.execute(
+                f"SELECT id, gone_at, gone_crawl_id FROM comparisons WHERE id IN ({marks}) "
+                "AND gone_at IS NOT NULL",
+                chunk,
+            ).fetchall()
+            for table, column in (
+                ("verdict_appearances", "comparison_id"),
+                ("listings", "comparison_id"),
+                ("comparisons", "id"),
+            ):
+                conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+        items = [
+            IngestItem(r.url, r.parse, r.snapshot_id, r.crawl_id, r.fetched_at, r.last_seen, r.last_crawl_id)
+            for r in sorted(results, key=lambda r: (r.fetched_at, r.snapshot_id))
+        ]
+        ingest(conn, items)
+        conn.executemany(
+            "UPDATE comparisons SET gone_at = ?, gone_crawl_id = ? WHERE id = ? AND last_seen < ?",
+            [(gone_at, crawl, cid, gone_at) for cid, gone_at, crawl in gone],
+        )
+    return len(existing_keys(conn, "SELECT id FROM comparisons WHERE id IN ({})", ids))
+
+
+def _remove_orphans(db: Any) -> None:
+    """Verdicts and tools that no page yields any more (artefacts of an older parser)."""
+    with db.atomic():
+        orphan = (
+            "SELECT id FROM verdicts v WHERE NOT EXISTS "
+            "(SELECT 1 FROM verdict_appearances a WHERE a.verdict_id = v.id)"
+        )
+        db.execute(f"UPDATE verdicts SET near_duplicate_of = NULL WHERE near_duplicate_of IN ({orphan})")
+        db.execute(f"DELETE FROM verdicts WHERE id IN ({orphan})")
+        db.execute(
+            "DELETE FROM tools WHERE NOT EXISTS (SELECT 1 FROM listings l WHERE l.tool_id = tools.id) "
+            "AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.tool_id = tools.id) "
+            "AND NOT EXISTS (SELECT 1 FROM comparisons c WHERE tools.id IN (c.tool1_id, c.tool2_id))"
+        )

@@ -1,0 +1,245 @@
+"""SQL views answering the questions analysts ask the archive most often.
+
+The tables keep every version of every value (history rows with first_seen/last_seen);
+these views turn that history into plain answers — the current state of each
+comparison, price moves, verdicts that appeared or vanished between two crawls of a
+site, attribution conflicts, reuse counts, parse health — so nobody has to rewrite the
+"latest complete row per (comparison, position)" logic by hand.
+
+Views are created by a numbered migration (`0005_views`). A view definition, once
+released, is never edited in place: a change is a new migration that drops and
+re-creates the view from a new constant here.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+
+def _listing_columns(position: int) -> str:
+    p = f"l{position}"
+    return ",\n    ".join(
+        [
+            f"{p}.tool_id AS tool{position}_id",
+            f"t{position}.name AS tool{position}_name",
+            f"{p}.panel_ship_pct AS tool{position}_panel_ship_pct",
+            f"{p}.community_pct AS tool{position}_community_pct",
+            f"{p}.entry_price AS tool{position}_entry_price",
+            f"{p}.entry_price_usd AS tool{position}_entry_price_usd",
+            f"{p}.entry_price_kind AS tool{position}_entry_price_kind",
+        ]
+    )
+
+
+def _current_listing_join(position: int) -> str:
+    # The current row of a (comparison, position): complete rows beat incomplete ones,
+    # then the most recently seen, then the most recently written.
+    return f"""
+LEFT JOIN listings l{position} ON l{position}.rowid = (
+    SELECT rowid FROM listings
+    WHERE comparison_id = c.id AND position = {position}
+    ORDER BY complete DESC, last_seen DESC, rowid DESC
+    LIMIT 1
+)
+LEFT JOIN tools t{position} ON t{position}.id = l{position}.tool_id"""
+
+
+#: View name -> SELECT statement. Column names are plain; db/metadata.yml describes them.
+VIEWS: dict[str, str] = {
+    "current_comparisons": f"""
+SELECT
+    c.id AS comparison_id,
+    c.url,
+    c.title,
+    c.pair_key,
+    c.complete,
+    {_listing_columns(1)},
+    {_listing_columns(2)},
+    c.first_seen,
+    c.last_seen,
+    c.gone_at
+FROM comparisons c{_current_listing_join(1)}{_current_listing_join(2)}
+""",
+    "price_changes": """
+WITH periods AS (
+    SELECT
+        comparison_id,
+        tool_id,
+        entry_price,
+        entry_price_usd,
+        entry_price_kind,
+        min(first_seen) AS first_seen,
+        max(last_seen) AS last_seen
+    FROM listings
+    WHERE complete = 1
+    GROUP BY comparison_id, tool_id, entry_price, entry_price_usd, entry_price_kind
+),
+ordered AS (
+    SELECT
+        periods.*,
+        count(*) OVER (PARTITION BY comparison_id, tool_id) AS prices,
+        lag(entry_price) OVER w AS previous_entry_price,
+        lag(entry_price_usd) OVER w AS previous_entry_price_usd
+    FROM periods
+    WINDOW w AS (PARTITION BY comparison_id, tool_id ORDER BY first_seen)
+)
+SELECT
+    o.tool_id,
+    t.name AS tool_name,
+    o.comparison_id,
+    c.url,
+    o.entry_price,
+    o.entry_price_usd,
+    o.entry_price_kind,
+    o.previous_entry_price,
+    o.previous_entry_price_usd,
+    o.first_seen,
+    o.last_seen
+FROM ordered o
+JOIN tools t ON t.id = o.tool_id
+JOIN comparisons c ON c.id = o.comparison_id
+WHERE o.prices > 1
+""",
+    "verdicts_new_since_previous_crawl": """
+SELECT
+    a.first_crawl_id AS crawl_id,
+    cr.site,
+    a.verdict_id,
+    v.tool_id,
+    t.name AS tool_name,
+    a.reviewer_seat,
+    v.text,
+    a.comparison_id,
+    c.url,
+    a.first_seen,
+    NOT EXISTS (
+        SELECT 1 FROM verdict_appearances e
+        WHERE e.verdict_id = a.verdict_id AND e.first_crawl_id < a.first_crawl_id
+    ) AS new_verdict
+FROM verdict_appearances a
+JOIN crawls cr ON cr.id = a.first_crawl_id
+JOIN verdicts v ON v.id = a.verdict_id
+JOIN tools t ON t.id = v.tool_id
+JOIN comparisons c ON c.id = a.comparison_id
+WHERE EXISTS (SELECT 1 FROM crawls p WHERE p.site = cr.site AND p.id < cr.id)
+""",
+    "verdicts_vanished_since_previous_crawl": """
+WITH crawl_pairs AS (
+    SELECT
+        cr.id AS crawl_id,
+        cr.site,
+        (SELECT max(p.id) FROM crawls p WHERE p.site = cr.site AND p.id < cr.id)
+            AS previous_crawl_id
+    FROM crawls cr
+)
+SELECT
+    cp.crawl_id,
+    cp.previous_crawl_id,
+    cp.site,
+    a.verdict_id,
+    v.tool_id,
+    t.name AS tool_name,
+    a.reviewer_seat,
+    v.text,
+    a.comparison_id,
+    c.url,
+    a.last_seen,
+    CASE WHEN c.gone_crawl_id = cp.crawl_id THEN 'page gone' ELSE 'removed from page' END
+        AS reason
+FROM crawl_pairs cp
+JOIN verdict_appearances a ON a.last_crawl_id = cp.previous_crawl_id
+JOIN comparisons c ON c.id = a.comparison_id
+JOIN verdicts v ON v.id = a.verdict_id
+JOIN tools t ON t.id = v.tool_id
+WHERE c.gone_crawl_id = cp.crawl_id
+   OR EXISTS (
+        SELECT 1 FROM snapshots s
+        WHERE s.url = c.url AND s.crawl_id = cp.crawl_id AND s.parse_status = 'ok'
+   )
+""",
+    "verdict_conflicts": """
+WITH tool_conflicts AS (
+    SELECT text_key FROM verdicts GROUP BY text_key HAVING count(DISTINCT tool_id) > 1
+),
+seat_conflicts AS (
+    SELECT verdict_id FROM verdict_appearances
+    GROUP BY verdict_id HAVING count(DISTINCT reviewer_seat) > 1
+)
+SELECT
+    v.text_key,
+    'different tools' AS conflict,
+    v.id AS verdict_id,
+    v.tool_id,
+    t.name AS tool_name,
+    a.reviewer_seat,
+    a.comparison_id,
+    c.url,
+    v.text,
+    a.first_seen,
+    a.last_seen
+FROM tool_conflicts tc
+JOIN verdicts v ON v.text_key = tc.text_key
+JOIN tools t ON t.id = v.tool_id
+JOIN verdict_appearances a ON a.verdict_id = v.id
+JOIN comparisons c ON c.id = a.comparison_id
+UNION ALL
+SELECT
+    v.text_key,
+    'different seats' AS conflict,
+    v.id AS verdict_id,
+    v.tool_id,
+    t.name AS tool_name,
+    a.reviewer_seat,
+    a.comparison_id,
+    c.url,
+    v.text,
+    a.first_seen,
+    a.last_seen
+FROM seat_conflicts sc
+JOIN verdicts v ON v.id = sc.verdict_id
+JOIN tools t ON t.id = v.tool_id
+JOIN verdict_appearances a ON a.verdict_id = v.id
+JOIN comparisons c ON c.id = a.comparison_id
+""",
+    "verdict_reuse": """
+SELECT
+    v.id AS verdict_id,
+    v.tool_id,
+    t.name AS tool_name,
+    v.reviewer_seat,
+    v.text,
+    count(a.comparison_id) AS pages,
+    coalesce(sum(a.last_seen >= c.last_seen AND c.gone_at IS NULL), 0) AS current_pages,
+    v.near_duplicate_of,
+    v.first_seen,
+    v.last_seen
+FROM verdicts v
+JOIN tools t ON t.id = v.tool_id
+LEFT JOIN verdict_appearances a ON a.verdict_id = v.id
+LEFT JOIN comparisons c ON c.id = a.comparison_id
+GROUP BY v.id
+""",
+    "parse_health": """
+SELECT
+    s.crawl_id,
+    cr.site,
+    s.id AS snapshot_id,
+    s.url,
+    s.fetched_at,
+    s.parse_status,
+    json_array_length(coalesce(s.parse_problems, '[]')) AS problem_count,
+    s.parse_problems,
+    s.parser,
+    s.parser_version
+FROM snapshots s
+LEFT JOIN crawls cr ON cr.id = s.crawl_id
+WHERE s.parse_status IS NOT NULL
+""",
+}
+
+
+def create_views(db: Database, names: list[str] | None = None) -> None:
+    """Create (or re-create) the named views, inside the caller's transaction."""
+    for name in names or list(VIEWS):
+        db.execute(f"DROP VIEW IF EXISTS [{name}]")
+        db.execute(f"CREATE VIEW [{name}] AS {VIEWS[name].strip()}")

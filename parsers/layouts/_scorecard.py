@@ -1,0 +1,125 @@
+"""Reading a reviewer scorecard: quotes in quotation marks, two per row, tool 1's then tool 2's.
+
+Private helper of the comparison layout (the registry skips ``_*`` modules). A quote is a block
+opening with a quotation mark and closing with one, possibly split over several blocks (line
+breaks inside a quote), possibly followed by a short attribution. Blocks naming a tool (a table
+head, column headings) are noted, not counted; a few other blocks between quotes (seat labels)
+are tolerated; more than that means the scorecard has ended (newsletter, footer).
+"""
+
+from __future__ import annotations
+
+import re
+
+from parsers.layouts._text import NAME_MAX, fold
+from parsers.model import Quote
+
+QUOTES_EXPECTED = 8
+#: Opening quotation mark -> the marks that may close it.
+_CLOSERS = {"“": '”“"', '"': '"”', "„": "“”", "«": "»", "‘": "’"}
+_QUOTE_BOUNDARY = re.compile(r"”\s*“")
+#: Blocks between the scorecard heading and the first quote (column heads, seat labels).
+_LEAD_GAP = 12
+#: Non-quote blocks tolerated between two quotes (attribution, seat labels); more means the
+#: scorecard ended. Once all eight quotes are in, a further quote must follow as closely as the
+#: others did, so a testimonial in the footer is not read as a ninth quote.
+_QUOTE_GAP = 4
+#: A quote split over blocks is joined across at most this many blocks.
+_QUOTE_SPAN = 12
+#: Shortest block read as a quote when the scorecard's quotes carry no quotation marks.
+_BARE_QUOTE_MIN = 100
+#: Longest attribution allowed after a closing mark ("” — The Engineer").
+_ATTRIBUTION_MAX = 60
+
+
+def opens_quote(block: str) -> bool:
+    return bool(block) and block[0] in _CLOSERS
+
+
+def _closing_at(block: str, closers: str, skip_first: bool) -> int | None:
+    """Index of the closing quotation mark ending ``block`` (a short attribution may follow)."""
+    lowest = max(1 if skip_first else 0, len(block) - _ATTRIBUTION_MAX - 1)
+    for i in range(len(block) - 1, lowest - 1, -1):
+        if block[i] in closers:
+            return i
+    return None
+
+
+def _take_quote(blocks: list[str], at: int) -> tuple[str | None, int]:
+    """The quote opening at ``blocks[at]`` (maybe spanning blocks) and the index after it."""
+    parts: list[str] = []
+    closers = _CLOSERS[blocks[at][0]]
+    for i in range(at, min(len(blocks), at + _QUOTE_SPAN)):
+        block = blocks[i]
+        close = _closing_at(block, closers, skip_first=(i == at))
+        if close is not None:
+            parts.append(block[:close])
+            text = " ".join(parts)[1:].strip()
+            return text, i + 1
+        parts.append(block)
+    return None, at + 1
+
+
+def read_quotes(
+    blocks: list[str], start: int, names: list[str], problems: list[str], bare: bool = False
+) -> tuple[list[str], list[int | None]]:
+    """Every quote from ``start`` on, with the tool column heading seen last before each.
+
+    ``bare`` reads quotes drawn without quotation marks in the text (a stylesheet adds them):
+    every long prose block is then a quote.
+    """
+    name_keys = {fold(name).rstrip(" :"): pos for pos, name in enumerate(names, 1) if name}
+    texts: list[str] = []
+    markers: list[int | None] = []
+    marker: int | None = None
+    gap, widest, at = 0, 0, start
+    while at < len(blocks):
+        block = blocks[at]
+        if bare and len(block) >= _BARE_QUOTE_MIN:
+            texts.append(block)
+            markers.append(marker)
+            widest, gap = max(widest, gap) if len(texts) > 1 else 0, 0
+        elif not bare and opens_quote(block):
+            text, at = _take_quote(blocks, at)
+            if text is None:
+                problems.append(f"quotes: unterminated quote after {len(texts)} quotes")
+                break
+            # Two quotes run together in one block ("…” “…") are split apart.
+            for piece in _QUOTE_BOUNDARY.split(text) if "”" in text else (text,):
+                texts.append(piece.strip())
+                markers.append(marker)
+            widest, gap = max(widest, gap) if len(texts) > 1 else 0, 0
+            continue
+        elif (key := fold(block).rstrip(" :") if len(block) <= NAME_MAX else "") in name_keys:
+            marker = name_keys[key]
+        else:
+            gap += 1
+            if not texts:
+                allowed = _LEAD_GAP
+            elif len(texts) < QUOTES_EXPECTED:
+                allowed = _QUOTE_GAP
+            else:
+                allowed = widest
+            if gap > allowed:
+                break
+        at += 1
+    return texts, markers
+
+
+def assign_seats(texts: list[str], markers: list[int | None]) -> list[Quote]:
+    """Two per row, tool 1's then tool 2's; a page that heads each tool's column reads by column."""
+    by_column = (
+        len(texts) == QUOTES_EXPECTED
+        and all(m is not None for m in markers)
+        and markers.count(1) == markers.count(2) == QUOTES_EXPECTED // 2
+    )
+    quotes: list[Quote] = []
+    seats = {1: 0, 2: 0}
+    for index, text in enumerate(texts[:QUOTES_EXPECTED]):
+        position = markers[index] if by_column else index % 2 + 1
+        assert position is not None
+        seats[position] += 1
+        quotes.append(Quote(position=position, reviewer_seat=seats[position], text=text))
+    if by_column:
+        quotes.sort(key=lambda q: (q.reviewer_seat, q.position))
+    return quotes

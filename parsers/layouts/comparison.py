@@ -1,0 +1,508 @@
+"""The "A vs B" comparison page, read from its visible text the way a person reads it.
+
+The site's real markup is unknown and changes, so nothing here looks at tags or classes: it gets the
+page as ordered text blocks (see ``parsers.text_blocks``) and finds, in reading order,
+
+    kicker (optional) · "A vs B" title · intro
+    per tool: category · name · tagline · <value> Panel ship · <value> Community · <value> Entry ·
+              description
+    "Reviewer scorecard" · eight quotes in quotation marks, two per row (tool 1's, then tool 2's)
+
+Anything else (navigation, table heads naming the tools, newsletter boxes, footers) is skipped
+because it does not fit this sequence. Missing or unreadable pieces become problems
+(``"<field>: <detail>"``) and the status ``incomplete``; what was found is still returned.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from parsers.layouts._scorecard import QUOTES_EXPECTED, assign_seats, opens_quote, read_quotes
+from parsers.layouts._text import NAME_MAX, fold
+from parsers.model import LISTING_FIELDS, Listing, ParseResult
+from parsers.prices import parse_entry_price
+
+NAME = "comparison"
+VERSION = "1.0.0"
+
+PANEL, COMMUNITY, ENTRY = "panel ship", "community", "entry"
+LABEL_TEXT = {PANEL: "Panel ship", COMMUNITY: "Community", ENTRY: "Entry"}
+SCORECARD = "reviewer scorecard"
+
+_VS = re.compile(r"\s(?:vs\.?|versus)\s", re.IGNORECASE)
+_VS_ALONE = frozenset({"vs", "vs.", "versus"})
+_VS_ENDINGS = (" vs", " vs.", " versus")
+_VS_STARTS = ("vs ", "vs. ", "versus ")
+#: Decoration around a label ("Panel ship ⓘ", "Entry*") that is not part of it.
+_LABEL_DECORATION = " :*†‡ⓘℹ︎"
+_PERCENT = re.compile(r"(\d{1,3})(?:[.,]\d+)?\s*%")
+_DASHES = frozenset({"—", "–", "-", "−", "n/a", "na", "none", "—%", "-%", "–%", "? %", "?"})
+#: A stat sits within this many blocks of the previous one (room for an icon or tooltip text).
+_STAT_WINDOW = 6
+_CATEGORY_MAX = 60
+#: Longest block that can be a label, a heading or a tool name (longer ones are prose: skip them).
+_LABEL_MAX = 80
+_SCORECARD_MAX = len(SCORECARD) + 30
+_TITLE_MAX = 300
+_TITLE_CANDIDATES = 200
+_ENTRY_MAX = 60
+
+
+#: The last page's index, paired with that page's blocks so it is never handed to another page
+#: (the registry calls ``recognises`` then ``parse`` with the same list: one pass serves both).
+_LAST_INDEX: list[tuple[list[str], _Index] | None] = [None]
+
+
+@dataclass(slots=True)
+class _Stat:
+    """Where one labelled value sits: the label's block, the value's block and the value text."""
+
+    label_at: int
+    value_at: int | None
+    value: str | None
+
+
+@dataclass(slots=True)
+class _Title:
+    at: int
+    end: int
+    text: str
+    sides: tuple[str, str]
+
+
+@dataclass(slots=True)
+class _Reading:
+    """Working state of one parse: problems accumulate as the page is read."""
+
+    blocks: list[str]
+    problems: list[str] = field(default_factory=list)
+
+    def problem(self, name: str, detail: str) -> None:
+        self.problems.append(f"{name}: {detail}")
+
+
+# --- small readers -------------------------------------------------------------------------------
+
+
+def parse_percent(text: str | None) -> tuple[bool, int | None]:
+    """``(readable, value)``: "100%" -> (True, 100); "—" -> (True, None); "abc" -> (False, None)."""
+    if text is None:
+        return False, None
+    value = text.strip()
+    if fold(value) in _DASHES:
+        return True, None
+    match = _PERCENT.fullmatch(value)
+    if match is None:
+        return False, None
+    return True, int(match.group(1))
+
+
+def _label_match(block: str, label: str) -> tuple[bool, str | None]:
+    """Is ``block`` the label (alone, or sharing the block with its value: "100% Panel ship")?"""
+    if len(block) > _LABEL_MAX:
+        return False, None
+    low = fold(block).strip(_LABEL_DECORATION)
+    if low == label:
+        return True, None
+    block = block.strip(_LABEL_DECORATION)
+    size = len(label)
+    text = block.strip().rstrip(" :")
+    if low.startswith(label) and _word_break(text, size):
+        return True, text[size:].strip(" :") or None
+    if low.endswith(label) and _word_break(text, len(text) - size):
+        return True, text[:-size].strip(" :") or None
+    return False, None
+
+
+def _word_break(text: str, at: int) -> bool:
+    """Do words change at ``text[at]``? A space or colon, a non-letter beside a letter ("100%Panel
+    ship"), or a capital after a small letter ("FreeEntry": inline spans with no space between)."""
+    if at <= 0 or at >= len(text):
+        return False
+    before, after = text[at - 1], text[at]
+    if before in " :" or after in " :":
+        return True
+    if before.isalpha() != after.isalpha():
+        return True
+    return before.islower() and after.isupper()
+
+
+def _stat_label(block: str, label: str) -> tuple[bool, str | None]:
+    """A label match whose in-block value (if any) looks like a value of that label."""
+    found, value = _label_match(block, label)
+    if not found or value is None:
+        return found, value
+    if label == ENTRY:
+        return (len(value) <= _ENTRY_MAX), value
+    return parse_percent(value)[0], value
+
+
+def _is_scorecard(block: str) -> bool:
+    if len(block) > _SCORECARD_MAX:
+        return False
+    low = fold(block).rstrip(" :")
+    return low.startswith(SCORECARD)
+
+
+def _split_title(block: str) -> tuple[str, str] | None:
+    parts = _VS.split(block)
+    if len(parts) == 2 and parts[0].strip() and parts[1].strip():
+        return parts[0].strip(), parts[1].strip()
+    return None
+
+
+def _side_matches(block: str, side: str) -> bool:
+    block_key, side_key = fold(block), fold(side)
+    return bool(block_key) and (
+        block_key == side_key or side_key.endswith(block_key) or side_key.startswith(block_key)
+    )
+
+
+@dataclass(slots=True)
+class _Index:
+    """What one pass over a page's blocks finds; ``recognises`` and ``parse`` share it."""
+
+    panels: list[int] = field(default_factory=list)
+    scorecards: list[int] = field(default_factory=list)
+    titles: list[_Title] = field(default_factory=list)
+    #: key of every short block -> the last index it appears at
+    last_seen: dict[str, int] = field(default_factory=dict)
+
+
+def _index(blocks: list[str]) -> _Index:
+    cached = _LAST_INDEX[0]
+    if cached is not None and cached[0] is blocks:
+        return cached[1]
+    index = _Index()
+    last = len(blocks) - 1
+    for at, block in enumerate(blocks):
+        size = len(block)
+        if size > _TITLE_MAX:
+            continue
+        key = fold(block)
+        if size <= NAME_MAX:
+            index.last_seen[key] = at
+        if size <= _LABEL_MAX and PANEL in key and _stat_label(block, PANEL)[0]:
+            index.panels.append(at)
+        if size <= _SCORECARD_MAX and key.rstrip(" :").startswith(SCORECARD):
+            index.scorecards.append(at)
+        if key in _VS_ALONE:
+            if 0 < at < last:
+                left, right = blocks[at - 1], blocks[at + 1]
+                index.titles.append(_Title(at - 1, at + 1, f"{left} {block} {right}", (left, right)))
+        elif "vs" not in key and "versus" not in key:
+            continue
+        elif at < last and key.endswith(_VS_ENDINGS):
+            # "A vs" <br> "B"
+            left, right = block[: block.rstrip().rindex(" ")].strip(), blocks[at + 1]
+            index.titles.append(_Title(at, at + 1, f"{block} {right}", (left, right)))
+        elif at > 0 and key.startswith(_VS_STARTS):
+            # "A" <br> "vs B"
+            left, right = blocks[at - 1], block[block.index(" ") :].strip()
+            index.titles.append(_Title(at - 1, at, f"{left} {block}", (left, right)))
+        else:
+            sides = _split_title(block)
+            if sides is not None:
+                index.titles.append(_Title(at, at, block, sides))
+    _LAST_INDEX[0] = (blocks, index)
+    return index
+
+
+def _choose_title(blocks: list[str], index: _Index, candidates: list[_Title]) -> _Title | None:
+    """The "A vs B" block whose sides reappear as blocks below it (nav links' sides do not)."""
+    best: tuple[int, int] | None = None
+    chosen: _Title | None = None
+    last_seen = index.last_seen
+    # The title sits close to the tools; a long list of "X vs Y" links above it is navigation.
+    for candidate in candidates[-_TITLE_CANDIDATES:]:
+        score = sum(1 for side in candidate.sides if last_seen.get(fold(side), -1) > candidate.end)
+        if score == 0:
+            # A title with a kicker glued on ("AI tool comparison A vs B") matches by suffix.
+            later = blocks[candidate.end + 1 : candidate.end + 1 + _STAT_WINDOW * 3]
+            score = sum(1 for side in candidate.sides if any(_side_matches(b, side) for b in later))
+        rank = (score, candidate.at)
+        if best is None or rank > best:
+            best, chosen = rank, candidate
+    return chosen
+
+
+# --- recognising ---------------------------------------------------------------------------------
+
+
+def _scorecard_at(index: _Index, start: int) -> int | None:
+    return next((i for i in index.scorecards if i >= start), None)
+
+
+def recognises(blocks: list[str]) -> bool:
+    """A comparison page has an "A vs B" title followed by tool stats or a reviewer scorecard."""
+    index = _index(blocks)
+    stats = index.panels[-1:] + index.scorecards[-1:]
+    if not stats:
+        return False
+    last_stat = max(stats)
+    return any(title.at < last_stat for title in index.titles)
+
+
+# --- tools ---------------------------------------------------------------------------------------
+
+
+def _values_follow_labels(blocks: list[str], panel_at: int, floor: int) -> bool:
+    """Does this tool print each label before its value (the contract is value, then label)?
+
+    Only when the block before "Panel ship" is no percentage, the block after it is one, and the
+    block after "Entry" is a short price rather than the description.
+    """
+    if panel_at - 1 >= floor and parse_percent(blocks[panel_at - 1])[0]:
+        return False
+    if panel_at + 1 >= len(blocks) or not parse_percent(blocks[panel_at + 1])[0]:
+        return False
+    stop = min(len(blocks) - 1, panel_at + 2 * _STAT_WINDOW)
+    for at in range(panel_at + 1, stop):
+        if _label_match(blocks[at], ENTRY) == (True, None):
+            following = blocks[at + 1]
+            return len(following) <= _ENTRY_MAX and not opens_quote(following)
+    return False
+
+
+def _read_stat(reading: _Reading, start: int, floor: int, label: str, after: bool) -> _Stat | None:
+    """Find ``label`` in the blocks from ``start`` and the value beside it (not below ``floor``).
+
+    ``after`` says whether values follow their labels on this page (the contract: they precede).
+    """
+    blocks = reading.blocks
+    stop = min(len(blocks), start + _STAT_WINDOW)
+    for at in range(start, stop):
+        found, inline_value = _stat_label(blocks[at], label)
+        if not found:
+            continue
+        if inline_value is not None:
+            return _Stat(at, at, inline_value)
+        if after:
+            if at + 1 < len(blocks) and not _is_any_label(blocks[at + 1]):
+                return _Stat(at, at + 1, blocks[at + 1])
+        elif at - 1 >= floor and not _is_any_label(blocks[at - 1]):
+            return _Stat(at, at - 1, blocks[at - 1])
+        return _Stat(at, None, None)
+    return None
+
+
+def _is_any_label(block: str) -> bool:
+    return any(_label_match(block, label) == (True, None) for label in LABEL_TEXT)
+
+
+def _header(
+    reading: _Reading, lo: int, anchor: _Stat, sides: tuple[str, ...]
+) -> tuple[int | None, int | None, int | None]:
+    """Indexes of category, name and tagline above a tool's first stat."""
+    blocks = reading.blocks
+    first_stat = min(i for i in (anchor.label_at, anchor.value_at) if i is not None)
+    name_at = None
+    side_keys = {fold(side) for side in sides}
+    for i in range(first_stat - 1, lo - 1, -1):
+        if len(blocks[i]) <= NAME_MAX and fold(blocks[i]) in side_keys:
+            name_at = i
+            break
+    if name_at is None:
+        # Fall back on position: category, name, tagline right above the first value.
+        name_at = first_stat - 2 if first_stat - 2 >= lo else None
+    if name_at is None:
+        return None, None, None
+    category_at = name_at - 1 if name_at - 1 >= lo else None
+    if category_at is not None and len(blocks[category_at]) > _CATEGORY_MAX:
+        category_at = None
+    tagline_at = name_at + 1 if name_at + 1 < first_stat else None
+    return category_at, name_at, tagline_at
+
+
+@dataclass(slots=True)
+class _Tool:
+    position: int
+    start: int
+    category_at: int | None
+    name_at: int | None
+    tagline_at: int | None
+    stats: dict[str, _Stat | None]
+    end: int
+
+    @property
+    def first(self) -> int:
+        heads = (self.category_at, self.name_at, self.tagline_at)
+        return min((i for i in heads if i is not None), default=self.start)
+
+
+def _read_tool(reading: _Reading, position: int, lo: int, anchor_at: int, sides: tuple[str, ...]) -> _Tool:
+    after = _values_follow_labels(reading.blocks, anchor_at, lo)
+    stats: dict[str, _Stat | None] = {}
+    panel = _read_stat(reading, anchor_at, lo, PANEL, after)
+    stats[PANEL] = panel
+    assert panel is not None  # anchor_at is a Panel ship label by construction
+    cursor = max(anchor_at, panel.value_at or 0) + 1
+    for label in (COMMUNITY, ENTRY):
+        stat = _read_stat(reading, cursor, cursor, label, after)
+        stats[label] = stat
+        if stat is not None:
+            cursor = max(i for i in (stat.label_at, stat.value_at) if i is not None) + 1
+    category_at, name_at, tagline_at = _header(reading, lo, panel, sides)
+    return _Tool(position, anchor_at, category_at, name_at, tagline_at, stats, cursor)
+
+
+def _listing(reading: _Reading, tool: _Tool, description_stop: int) -> Listing:
+    blocks, n = reading.blocks, tool.position
+
+    def text_at(name: str, at: int | None) -> str | None:
+        if at is None:
+            reading.problem(name, f"not found for tool {n}")
+            return None
+        return blocks[at]
+
+    category = text_at("category", tool.category_at)
+    name = text_at("name", tool.name_at)
+    tagline = text_at("tagline", tool.tagline_at)
+
+    def percent(field_name: str, label: str) -> int | None:
+        stat = tool.stats.get(label)
+        if stat is None:
+            reading.problem(field_name, f"label '{LABEL_TEXT[label]}' not found for tool {n}")
+            return None
+        readable, value = parse_percent(stat.value)
+        if not readable:
+            reading.problem(field_name, f"unreadable value {stat.value!r} for tool {n}")
+        elif value is not None and value > 100:
+            reading.problem(field_name, f"value {value} out of range for tool {n}")
+            return None
+        elif value is None and label == PANEL:
+            # Only the community vote may be pending ("—"); the panel always votes.
+            reading.problem(field_name, f"no value ({stat.value!r}) for tool {n}")
+        return value
+
+    panel = percent("panel_ship_pct", PANEL)
+    community = percent("community_pct", COMMUNITY)
+    entry_stat = tool.stats.get(ENTRY)
+    entry: str | None = None
+    if entry_stat is None:
+        reading.problem("entry_price", f"label 'Entry' not found for tool {n}")
+    elif not entry_stat.value:
+        reading.problem("entry_price", f"no value beside 'Entry' for tool {n}")
+    else:
+        entry = entry_stat.value
+    kind, usd = parse_entry_price(entry) if entry is not None else (None, None)
+
+    region = [b for b in blocks[tool.end : description_stop] if not opens_quote(b)]
+    description = max(region, key=len) if region else None
+    if description is None:
+        reading.problem("description", f"not found for tool {n}")
+    return Listing(
+        position=n,
+        name=name,
+        category=category,
+        tagline=tagline,
+        panel_ship_pct=panel,
+        community_pct=community,
+        entry_price=entry,
+        entry_price_usd=usd,
+        entry_price_kind=kind,
+        description=description,
+    )
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+def _tool_anchors(reading: _Reading, anchors: list[int], title: _Title) -> list[int]:
+    """The two tools' "Panel ship" labels; extra cards (related tools) are told apart by name."""
+    if len(anchors) <= 2:
+        return anchors
+    side_keys = {fold(side) for side in title.sides}
+    blocks = reading.blocks
+    named = [
+        at
+        for at in anchors
+        if any(
+            len(blocks[i]) <= NAME_MAX and fold(blocks[i]) in side_keys
+            for i in range(max(title.end + 1, at - 4), at)
+        )
+    ]
+    if len(named) == 2:
+        return named
+    reading.problem("name", f"expected 2 tools, found {len(anchors)}")
+    return anchors[:2]
+
+
+def parse(blocks: list[str]) -> ParseResult:
+    """Read one comparison page's blocks into a ``ParseResult`` (never raises on odd input)."""
+    index = _index(blocks)  # usually the one ``recognises`` just built for these very blocks
+    reading = _Reading(blocks)
+    result = ParseResult(status="not_comparison", parser=NAME, parser_version=VERSION)
+    scorecard_guess = _scorecard_at(index, 0)
+    limit = scorecard_guess if scorecard_guess is not None else len(blocks)
+    all_anchors = [i for i in index.panels if i < limit]
+    candidates = [title for title in index.titles if title.at < limit]
+    # The title precedes the tools: prefer "A vs B" blocks that have tool stats below them.
+    before_tools = [c for c in candidates if all_anchors and all_anchors[-1] > c.end]
+    title = _choose_title(blocks, index, before_tools or candidates)
+    if title is None:
+        return result
+    result.title = title.text
+    anchors = _tool_anchors(reading, [i for i in all_anchors if i > title.end], title)
+
+    tools: list[_Tool] = []
+    lo = title.end + 1
+    for position, anchor_at in enumerate(anchors, 1):
+        tool = _read_tool(reading, position, lo, anchor_at, title.sides)
+        tools.append(tool)
+        lo = tool.end
+    scorecard = _scorecard_at(index, tools[-1].end if tools else title.end + 1)
+    quotes_start = scorecard + 1 if scorecard is not None else (tools[-1].end if tools else len(blocks))
+    first_quote = next((i for i in range(quotes_start, len(blocks)) if opens_quote(blocks[i])), len(blocks))
+    listings: list[Listing] = []
+    for index, tool in enumerate(tools):
+        if index + 1 < len(tools):
+            stop = tools[index + 1].first
+        else:
+            stop = scorecard if scorecard is not None else first_quote
+        listings.append(_listing(reading, tool, stop))
+    for missing in range(len(tools) + 1, 3):
+        for name in LISTING_FIELDS:
+            reading.problem(name, f"tool {missing} not found")
+    result.listings = listings
+    _refine_title(result, title)
+
+    if scorecard is None:
+        reading.problem("quotes", "'Reviewer scorecard' heading not found")
+    names = [item.name or "" for item in listings]
+    texts, markers = read_quotes(blocks, quotes_start, names, reading.problems)
+    if scorecard is not None and not any(opens_quote(b) for b in blocks[quotes_start:]):
+        # No quotation marks anywhere after the heading: the stylesheet draws them.
+        texts, markers = read_quotes(blocks, quotes_start, names, reading.problems, bare=True)
+    found = len(texts)
+    if found % 2:
+        reading.problem("quotes", f"odd number of quotes ({found})")
+    elif found != QUOTES_EXPECTED:
+        reading.problem("quotes", f"expected {QUOTES_EXPECTED} quotes, found {found}")
+    result.quotes = assign_seats(texts, markers)
+    result.problems = reading.problems
+    result.status = "incomplete" if reading.problems else "ok"
+    return result
+
+
+def _refine_title(result: ParseResult, title: _Title) -> None:
+    """Trim what is glued onto the title: "AI tool comparison A vs B: which to ship?" -> "A vs B"."""
+    names = [item.name for item in result.listings if item.name]
+    if len(names) != 2 or result.title is None:
+        return
+    text = result.title
+    low = text.casefold()
+    first, second = names[0].casefold(), names[1].casefold()
+    left = low.find(first)
+    if left < 0 or low.find(second) < left:
+        first, second = second, first
+        left = low.find(first)
+    if left < 0:
+        return
+    separator = _VS.search(text, left + len(first))
+    if separator is None:
+        return
+    right = low.find(second, separator.end())
+    if right == separator.end():
+        result.title = text[left : right + len(second)]

@@ -1,0 +1,56 @@
+"""Absolute links of a page, for discovering more pages to crawl.
+
+Pure: HTML and the page's URL in, absolute ``http(s)`` URLs out, in page order without duplicates
+or fragments. Honours ``<base href>`` the way browsers do, follows ``<a>``, ``<area>`` and
+``<link rel=next|prev>`` (index pagination), and skips ``mailto:``, ``javascript:``, ``tel:`` and
+other non-web schemes. ``rel=nofollow`` links are kept: whether to follow them is crawl policy.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser
+from w3lib.html import strip_html5_whitespace
+from w3lib.url import safe_url_string
+
+_SELECTOR = "a[href], area[href], link[rel~=next][href], link[rel~=prev][href]"
+_WEB_SCHEMES = frozenset({"http", "https"})
+
+
+def _base(tree: LexborHTMLParser, page_url: str) -> str:
+    """The document's base URL: the first ``<base href>`` resolved against the page URL."""
+    node = tree.css_first("base[href]")
+    href = node.attributes.get("href") if node is not None else None
+    if not href:
+        return page_url
+    candidate = urljoin(page_url, strip_html5_whitespace(href))
+    return candidate if urlsplit(candidate).scheme in _WEB_SCHEMES else page_url
+
+
+def extract_links(html: str | bytes, base_url: str) -> list[str]:
+    """Every distinct absolute http(s) URL the page links to, in page order, fragments removed."""
+    if isinstance(html, bytes):
+        html = html.decode("utf-8", errors="replace")
+    if not html.strip():
+        return []
+    tree = LexborHTMLParser(html)
+    base = _base(tree, base_url)
+    seen: set[str] = set()
+    links: list[str] = []
+    for node in tree.css(_SELECTOR):
+        href = node.attributes.get("href")
+        if not href:
+            continue
+        href = strip_html5_whitespace(href)
+        if not href or href.startswith("#"):
+            continue
+        try:
+            url = safe_url_string(urldefrag(urljoin(base, href)).url)
+        except ValueError:  # e.g. an invalid IPv6 host: not a link anyone can follow
+            continue
+        if urlsplit(url).scheme not in _WEB_SCHEMES or url in seen:
+            continue
+        seen.add(url)
+        links.append(url)
+    return links

@@ -1,0 +1,123 @@
+"""Link extraction and sitemap reading: pure functions on hand-written inputs."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from parsers.links import extract_links
+from parsers.sitemaps import parse_sitemap
+
+SITE = Path(__file__).parent.parent / "fixtures" / "site"
+PAGE = "http://127.0.0.1:8000/compare/a-vs-b/"
+
+
+def test_relative_and_absolute_links_resolve() -> None:
+    html = """<a href="../c-vs-d/">1</a><a href="/about/">2</a><a href='https://x.test/p?q=1'>3</a>
+    <a href="e-vs-f/#quotes">4</a><area href="/map/"><link rel="next" href="/compare/page/2/">"""
+    assert extract_links(html, PAGE) == [
+        "http://127.0.0.1:8000/compare/c-vs-d/",
+        "http://127.0.0.1:8000/about/",
+        "https://x.test/p?q=1",
+        "http://127.0.0.1:8000/compare/a-vs-b/e-vs-f/",
+        "http://127.0.0.1:8000/map/",
+        "http://127.0.0.1:8000/compare/page/2/",
+    ]
+
+
+def test_base_href_is_honoured() -> None:
+    html = "<head><base href='/root/'></head><a href='x/'>x</a><a href='/abs'>y</a>"
+    assert extract_links(html, PAGE) == ["http://127.0.0.1:8000/root/x/", "http://127.0.0.1:8000/abs"]
+
+
+def test_non_web_schemes_fragments_and_duplicates_are_skipped() -> None:
+    html = """<a href="mailto:a@b.c">m</a><a href="javascript:void(0)">j</a><a href="tel:123">t</a>
+    <a href="#top">f</a><a href="data:text/html,hi">d</a><a href="">e</a><a>none</a>
+    <a href=" /same/ ">1</a><a href="/same/#x">2</a><a rel="nofollow" href="/nf/">3</a>
+    <link rel="stylesheet" href="/assets/site.css">"""
+    assert extract_links(html, PAGE) == ["http://127.0.0.1:8000/same/", "http://127.0.0.1:8000/nf/"]
+
+
+def test_unsafe_characters_are_percent_encoded() -> None:
+    assert extract_links("<a href='/a b/é'>x</a>", PAGE) == ["http://127.0.0.1:8000/a%20b/%C3%A9"]
+
+
+@pytest.mark.parametrize("html", ["", b"", "<a href='http://[::1'>bad</a>", b"\xff\xfe<a"])
+def test_empty_or_broken_input_gives_no_links(html: str | bytes) -> None:
+    assert extract_links(html, PAGE) == []
+
+
+def test_fixture_index_links_to_comparisons() -> None:
+    index = SITE / "index.html"
+    if not index.exists():
+        pytest.skip("fixture site not generated yet")
+    links = extract_links(index.read_bytes(), "http://127.0.0.1:8000/")
+    assert any("/compare/" in link and "-vs-" in link for link in links)
+
+
+URLSET = b"""<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <url><loc> http://127.0.0.1:8000/compare/a-vs-b/ </loc><lastmod>2025-01-01</lastmod></url>
+  <url><lastmod>2025-01-02</lastmod><loc>http://127.0.0.1:8000/compare/c-vs-d/</loc></url>
+  <url><loc></loc></url>
+</urlset>"""
+
+INDEX = b"""<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <sitemap><loc>http://127.0.0.1:8000/sitemap-1.xml</loc></sitemap>
+  <sitemap><loc>http://127.0.0.1:8000/sitemap-2.xml.gz</loc></sitemap>
+</sitemapindex>"""
+
+
+def test_urlset() -> None:
+    assert parse_sitemap(URLSET) == (
+        ["http://127.0.0.1:8000/compare/a-vs-b/", "http://127.0.0.1:8000/compare/c-vs-d/"],
+        [],
+    )
+
+
+def test_sitemap_index() -> None:
+    assert parse_sitemap(INDEX) == (
+        [],
+        ["http://127.0.0.1:8000/sitemap-1.xml", "http://127.0.0.1:8000/sitemap-2.xml.gz"],
+    )
+
+
+def test_without_namespace() -> None:
+    assert parse_sitemap(b"<urlset><url><loc>http://h/x</loc></url></urlset>") == (["http://h/x"], [])
+
+
+def test_gzip_is_detected_by_magic() -> None:
+    assert parse_sitemap(gzip.compress(URLSET)) == parse_sitemap(URLSET)
+
+
+def test_gzip_over_the_cap_is_refused() -> None:
+    bomb = gzip.compress(URLSET + b" " * 100_000)
+    assert parse_sitemap(bomb, max_bytes=50_000) == ([], [])
+    assert parse_sitemap(bomb, max_bytes=200_000)[0]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"not xml at all",
+        b"<urlset><url><loc>http://h/x</loc></url>",  # truncated
+        b"<html><body>sitemap</body></html>",
+        b"\x1f\x8bnot really gzip",
+        gzip.compress(b"<urlset><url><loc>http://h/x</loc>")[:-10],
+        b'<!DOCTYPE u [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><urlset><url><loc>&b;</loc></url></urlset>',
+    ],
+)
+def test_malformed_input_gives_empty_lists(data: bytes) -> None:
+    assert parse_sitemap(data) == ([], [])
+
+
+def test_fixture_sitemap() -> None:
+    sitemap = SITE / "sitemap.xml"
+    if not sitemap.exists():
+        pytest.skip("fixture site not generated yet")
+    pages, children = parse_sitemap(sitemap.read_bytes())
+    assert children == []
+    assert pages and all("__ORIGIN__" in page for page in pages)

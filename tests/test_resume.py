@@ -1,0 +1,166 @@
+"""Kill and resume: a SIGKILLed crawl leaves no lock and no writer, and the next one picks up.
+
+Crawls run as real `verdicts crawl` subprocesses against the bundled site on loopback;
+the static server's request log proves which pages the resumed crawl asked for again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from crawler.lock import ArchiveLock, lock_path_for
+from crawler.static_server import StaticServer
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@pytest.fixture
+def server() -> Iterator[StaticServer]:
+    with StaticServer(FIXTURES / "site") as running:
+        yield running
+
+
+def verdicts(*args: str) -> list[str]:
+    return [sys.executable, "-m", "crawler.cli", *args]
+
+
+def slow_crawl(origin: str, db_path: Path) -> subprocess.Popen[str]:
+    """A crawl slowed by its politeness delay, so it can be caught mid-way."""
+    command = verdicts("crawl", f"{origin}/", "--db", str(db_path), "--delay", "0.2")
+    return subprocess.Popen(
+        [*command, "--per-host", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def query(db_path: Path, sql: str, *params: object) -> list[tuple]:
+    if not db_path.exists():
+        return []
+    conn = sqlite3.connect(db_path, timeout=10)
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:  # schema not created yet
+        return []
+    finally:
+        conn.close()
+
+
+def done_pages(db_path: Path, crawl_id: int) -> set[str]:
+    rows = query(
+        db_path,
+        "SELECT url FROM frontier WHERE crawl_id = ? AND state = 'done' AND kind = 'html'",
+        crawl_id,
+    )
+    return {url for (url,) in rows}
+
+
+def children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.update(int(child) for child in text)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ")[-1][:1] != "Z"
+
+
+def test_killed_crawl_resumes_without_refetching_finished_pages(
+    server: StaticServer, archive_path: Path
+) -> None:
+    first = slow_crawl(server.origin, archive_path)
+    try:
+        wait_for(lambda: len(done_pages(archive_path, 1)) >= 6)
+        helpers = children(first.pid)
+        assert helpers, "the writer runs in a child process"
+        first.kill()  # SIGKILL: no cleanup of any kind
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        first.stdout.close()  # type: ignore[union-attr]
+        first.stderr.close()  # type: ignore[union-attr]
+    wait_for(lambda: not any(alive(pid) for pid in helpers), timeout=10)
+
+    with ArchiveLock(archive_path):  # a dead crawl's lock is free at once
+        pass
+    assert query(archive_path, "SELECT status FROM crawls") == [("running",)]
+    finished = done_pages(archive_path, 1)
+    queued = query(archive_path, "SELECT count(*) FROM frontier WHERE state = 'queued'")[0][0]
+    assert finished and queued, "the kill should land mid-crawl"
+    asked_before = len(server.requests)
+
+    second = subprocess.run(
+        verdicts("crawl", f"{server.origin}/", "--db", str(archive_path), "--delay", "0"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 0, second.stderr
+    assert "Crawl 2 of command line: completed (resumed crawl 1)" in second.stdout
+    assert query(archive_path, "SELECT id, status FROM crawls ORDER BY id") == [
+        (1, "interrupted"),
+        (2, "completed"),
+    ]
+    unconditional = {
+        server.origin + r.path for r in server.requests[asked_before:] if not r.conditional
+    }
+    assert not finished & unconditional
+    # and nothing was lost: every comparison the site holds is in the archive
+    comparisons = query(archive_path, "SELECT count(*) FROM comparisons")[0][0]
+    assert comparisons == 37
+
+
+def test_a_second_crawl_on_the_same_archive_is_refused_and_sigterm_stops_cleanly(
+    server: StaticServer, archive_path: Path
+) -> None:
+    first = slow_crawl(server.origin, archive_path)
+    lock_file = lock_path_for(archive_path)
+    try:
+        wait_for(lambda: lock_file.exists() and lock_file.read_text().strip() == str(first.pid))
+        wait_for(lambda: bool(done_pages(archive_path, 1)))
+        second = subprocess.run(
+            verdicts("crawl", f"{server.origin}/", "--db", str(archive_path)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        message = f"another crawl is running on {archive_path} (pid {first.pid})"
+        assert message in second.stderr
+        assert "Traceback" not in second.stderr
+
+        first.send_signal(signal.SIGTERM)
+        out, err = first.communicate(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert first.returncode == 130, err
+    assert "interrupted" in out
+    assert query(archive_path, "SELECT status FROM crawls") == [("interrupted",)]
+    with ArchiveLock(archive_path):
+        pass
