@@ -73,6 +73,12 @@ def crawl_options(func: F) -> F:
     return func
 
 
+def _given(db_path: Path) -> Path | None:
+    """`--db` when typed, else None so that verdicts.toml's `db` (or the default) applies."""
+    source = click.get_current_context().get_parameter_source("db_path")
+    return None if source is click.core.ParameterSource.DEFAULT else db_path
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="verdicts")
 def cli() -> None:
@@ -117,7 +123,7 @@ def crawl(urls: tuple[str, ...], db_path: Path, config_path: Path | None, **flag
     from crawler.config import load_settings
     from crawler.engine import run_crawl
 
-    settings = load_settings(config_path, urls=urls, db_path=db_path, **flags)
+    settings = load_settings(config_path, urls=urls, db_path=_given(db_path), **flags)
     sys.exit(run_crawl(settings))
 
 
@@ -131,7 +137,7 @@ def schedule(db_path: Path, config_path: Path | None, run_now: bool, **flags: An
     from crawler.config import load_settings
     from crawler.schedule import run_schedule
 
-    settings = load_settings(config_path, urls=(), db_path=db_path, **flags)
+    settings = load_settings(config_path, urls=(), db_path=_given(db_path), **flags)
     sys.exit(run_schedule(settings, run_now=run_now))
 
 

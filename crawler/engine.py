@@ -161,6 +161,7 @@ def _crawl_locked(
 
     report = CrawlReport(site_name=site.name, site=crawl_log.site_key(starts))
     scope = Scope(site.scope_hosts, site.include, site.exclude)
+    db = None
     try:
         db = open_archive(settings.db_path)
         begun = crawl_log.begin(db, report.site, starts)
@@ -174,9 +175,11 @@ def _crawl_locked(
             seeds += [Entry(url, 1, "html") for url in known_pages(db, scope) if url not in starts]
             known = set()
             fresh = True
-        db.close()
     except (sqlite3.Error, OSError) as error:
         raise CrawlError(f"could not open the archive {settings.db_path}: {error}") from None
+    finally:
+        if db is not None:
+            db.close()
 
     context = multiprocessing.get_context("spawn")
     conn, child_conn = context.Pipe(duplex=True)
@@ -193,10 +196,16 @@ def _crawl_locked(
     loop = _Loop(settings, site, scope, conn, validators, progress, stop, report)
     try:
         asyncio.run(loop.run(seeds, known, fresh, starts))
-    except Exception as error:
+    except BaseException as error:
+        # The writer sees end-of-file, stores what it has and exits. After a bug the row
+        # is closed as failed; after a second Ctrl+C it stays `running`, so the next
+        # crawl resumes it.
         conn.close()
-        writer.join(timeout=10)
-        _close_failed(settings, report, f"crawl aborted: {type(error).__name__}: {error}")
+        writer.join(timeout=30)
+        if writer.is_alive():
+            writer.kill()
+        if isinstance(error, Exception):
+            _close_failed(settings, report, f"crawl aborted: {type(error).__name__}: {error}")
         raise
     finally:
         progress.close()
@@ -360,6 +369,8 @@ class _Loop:
                         urls = [*sitemaps, f"{origin}/sitemap.xml"]
                         seeds += self._admit(urls, 0, "sitemap", False)
                     await self.out.put(("add", seeds))
+                else:  # resumed: the scope may have been narrowed since
+                    seeds = [e for e in seeds if e.kind == "sitemap" or self.scope.allows(e.url)]
                 for entry in seeds:
                     self.queue.put_nowait(entry)
                 workers = [
@@ -452,25 +463,31 @@ class _Loop:
         """Canonical, unseen, in-scope entries (sitemaps and seeds need only an allowed host).
 
         Pages repeat the same links (navigation, pagination), and canonicalising costs
-        more than the rest of discovery, so each raw spelling is judged only once.
+        more than the rest of discovery, so each raw spelling is judged only once: an
+        already-canonical one is found in `seen`, any other is remembered in `judged`.
         """
         admitted = []
         judged, seen = self.judged, self.seen
         for raw in urls:
-            if raw in judged:
+            if raw in seen or raw in judged:
                 continue
-            judged.add(raw)
             url = try_canonicalize(raw)
             if url is None or url in seen:
+                judged.add(raw)
                 continue
-            if check_scope:
-                if not self.scope.allows(url):
-                    continue
-            elif not host_matches(host_of(url), self.scope.hosts):
+            if not self._in_scope(url, check_scope):
+                judged.add(raw)
                 continue
+            if url != raw:
+                judged.add(raw)  # canonical spellings are found in `seen`; keep only others
             seen.add(url)
             admitted.append(Entry(url, depth, kind))
         return admitted
+
+    def _in_scope(self, url: str, check_scope: bool) -> bool:
+        if check_scope:
+            return self.scope.allows(url)
+        return host_matches(host_of(url), self.scope.hosts)
 
     async def _sender(self, executor: ThreadPoolExecutor) -> None:
         """Move items from the bounded queue to the writer, a chunk per pipe message."""

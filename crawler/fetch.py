@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -145,6 +146,12 @@ class _NoCookies(CookieJar):
         return None
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context per process (loading the CA bundle costs tens of ms)."""
+    return httpx.create_ssl_context()
+
+
 def _aiohttp_session(concurrency: int, ssl_context: ssl.SSLContext) -> aiohttp.ClientSession:
     """The aiohttp session behind the transport: what the transport would make itself, minus
     the cookie jar. Made on first use, inside the running event loop."""
@@ -169,8 +176,10 @@ def build_client(settings: FetchSettings) -> httpx.AsyncClient:
     )
     transport: httpx.AsyncBaseTransport | None = None
     if settings.transport == "aiohttp" and AiohttpTransport is not None:
-        aio = AiohttpTransport(client=lambda: _aiohttp_session(settings.concurrency, aio.ssl_context))
-        transport = aio
+        transport = AiohttpTransport(
+            verify=_ssl_context(),
+            client=lambda: _aiohttp_session(settings.concurrency, _ssl_context()),
+        )
     elif settings.transport not in {"aiohttp", "httpx"}:
         raise ValueError(f"unknown transport {settings.transport!r}: use 'aiohttp' or 'httpx'")
     return httpx.AsyncClient(
@@ -180,6 +189,7 @@ def build_client(settings: FetchSettings) -> httpx.AsyncClient:
         transport=transport,
         follow_redirects=False,
         cookies=_NoCookies(),
+        verify=_ssl_context(),
         trust_env=False,
     )
 

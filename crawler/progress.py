@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 ERROR_OUTCOMES = frozenset({"failed", "skipped"})
 SUMMARY_FAILURES = 20
+BAR_SECONDS = 0.1  # the bar's figures are updated at most this often (it redraws at 4 Hz)
 
 
 class Progress:
@@ -43,6 +44,7 @@ class Progress:
         self.queued = 0
         self.started = time.monotonic()
         self._next_line = self.started + interval
+        self._next_bar = self.started
         self._bar: RichProgress | None = None
         self._task = None
         if self.live:
@@ -70,11 +72,12 @@ class Progress:
         self.queued = queued
         if outcome in ERROR_OUTCOMES:
             self.errors += 1
-        if self._bar is not None and self._task is not None:
-            if self.done % 16 == 0 or outcome in ERROR_OUTCOMES:
+        now = time.monotonic()
+        if self._bar is not None:
+            if now >= self._next_bar or outcome in ERROR_OUTCOMES:
+                self._next_bar = now + BAR_SECONDS
                 self._refresh()
         else:
-            now = time.monotonic()
             if now >= self._next_line:
                 self._next_line = now + self.interval
                 self.console.print(self.line(), soft_wrap=True)

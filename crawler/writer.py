@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from db import crawl_log, frontier
+
 BATCH_PAGES = 200
 BATCH_SECONDS = 0.5
 COUNTER_FIELDS = (
@@ -94,6 +96,9 @@ class _Writer:
         self.adds: list[Any] = []
         self.states: list[tuple[str, str]] = []
         self.first_at: float | None = None
+        from parsers import parse_page
+
+        self.parse_page = parse_page
 
     def run(self, conn: Connection) -> WriterReport:
         while True:
@@ -133,8 +138,6 @@ class _Writer:
         if not self.states and not self.adds:
             self.first_at = None
             return
-        from db import crawl_log, frontier
-
         started = time.perf_counter()
         batch = [(result, self.parse(result)) for result in self.results]
         parsed_at = time.perf_counter()
@@ -159,10 +162,9 @@ class _Writer:
         """The ParseResult of a fetched HTML page; None for anything else."""
         if result.outcome != "fetched" or result.kind != "html":
             return None
-        from parsers import parse_page
-
         try:
-            return parse_page(result.text if result.text is not None else result.body, url=result.url)
+            html = result.text if result.text is not None else result.body
+            return self.parse_page(html, url=result.final_url or result.url)
         except Exception as error:  # a parser bug must not lose the rest of the crawl
             if len(self.report.parse_errors) < 100:
                 self.report.parse_errors.append(f"{result.url}: {type(error).__name__}: {error}")

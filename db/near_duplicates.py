@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import groupby
 
 from rensa import RMinHash, RMinHashLSH
 from sqlite_utils import Database
-
-from db.identity import normalise_text
 
 NUM_PERM = 128
 NUM_BANDS = 32
@@ -39,18 +38,24 @@ STATE_KEY = "near_duplicates.checked_rowid"
 #: Verdicts hashed per bulk call; bounds memory whatever the archive's size.
 HASH_CHUNK = 20_000
 
-_WORD = re.compile(r"\w+(?:[.,']\w+)*")
+#: A word, with inner apostrophes (straight or curly) and decimal points/commas kept.
+_WORD = re.compile(r"\w+(?:[.,'\u2019]\w+)*")
 
 
 def words(text: str) -> list[str]:
-    """The normalised, case-folded words of a text (numbers with their decimal point)."""
-    return _WORD.findall(normalise_text(text).casefold())
+    """The NFKC-normalised, case-folded words of a text (numbers with their decimal point).
+
+    Same words as `normalise_text` would give (whitespace is dropped by the tokenizer
+    anyway), without its whitespace regex: this runs over every verdict of a tool.
+    """
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold().replace("\u2019", "'"))
 
 
-def shingles(tokens: list[str], size: int = 3) -> list[str]:
-    if len(tokens) < size:
+def shingles(tokens: list[str]) -> list[str]:
+    """Overlapping 3-word shingles (the whole text when shorter)."""
+    if len(tokens) < 3:
         return [" ".join(tokens)]
-    return [" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)]
+    return [f"{a} {b} {c}" for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)]
 
 
 def similarity(a: list[str], b: list[str]) -> float:

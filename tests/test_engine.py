@@ -73,9 +73,7 @@ def html_gets(server: StaticServer, since: int = 0) -> list:
     ]
 
 
-def test_first_crawl_finds_exactly_what_the_site_holds(
-    server: StaticServer, archive_path: Path
-) -> None:
+def test_first_crawl_finds_exactly_what_the_site_holds(server: StaticServer, archive_path: Path) -> None:
     origin = server.origin
     report = crawl(settings_for(origin, archive_path))
     assert (report.status, report.exit_code) == ("completed", 0), report.reasons
@@ -86,17 +84,13 @@ def test_first_crawl_finds_exactly_what_the_site_holds(
     counts = EXPECTED["counts"]
     for table in ("tools", "verdicts"):
         assert column(archive_path, f"SELECT count(*) FROM {table}") == [counts[table]]
-    assert column(archive_path, "SELECT count(*) FROM verdict_appearances") == [
-        counts["appearances"]
-    ]
+    assert column(archive_path, "SELECT count(*) FROM verdict_appearances") == [counts["appearances"]]
 
     # robots.txt: the private page is linked but never requested.
     assert not [p for p in server.paths() if p.startswith("/private/")]
     # the broken link is recorded as a gone page, not a crash.
     for path in EXPECTED["broken_links"]:
-        assert column(archive_path, "SELECT status FROM pages WHERE url = ?", origin + path) == [
-            "gone"
-        ]
+        assert column(archive_path, "SELECT status FROM pages WHERE url = ?", origin + path) == ["gone"]
     # every page requested once: canonical URLs, one fetch each.
     repeated = [p for p, n in Counter(r.path for r in html_gets(server)).items() if n > 1]
     assert repeated == []
@@ -110,9 +104,7 @@ def test_first_crawl_finds_exactly_what_the_site_holds(
     assert states == ["done"]
 
 
-def test_recrawl_is_conditional_and_changes_nothing(
-    server: StaticServer, archive_path: Path
-) -> None:
+def test_recrawl_is_conditional_and_changes_nothing(server: StaticServer, archive_path: Path) -> None:
     settings = settings_for(server.origin, archive_path)
     crawl(settings)
     snapshots = column(archive_path, "SELECT count(*) FROM snapshots")
@@ -185,3 +177,10 @@ def test_cli_crawl_prints_a_summary(server: StaticServer, archive_path: Path) ->
     assert result.exit_code == 0, result.output
     assert "Crawl 1 of command line: completed" in result.output
     assert "failures (" not in result.output or "/private/" not in result.output
+
+
+def test_an_archive_that_cannot_be_written_is_a_one_line_error(server: StaticServer, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder" / "archive.db"
+    with pytest.raises(CrawlError, match=r"^archive .*archive\.db is not writable: "):
+        crawl(settings_for(server.origin, missing))
+    assert not server.requests

@@ -15,6 +15,7 @@ from email.utils import formatdate
 import pytest
 
 from crawler.fetch import DEFAULT_USER_AGENT, Fetcher, FetchSettings
+from crawler.politeness import Politeness
 from crawler.retry import RetryPolicy, parse_retry_after
 from tests.fault_server import FakeTime, FaultServer, Reply
 
@@ -423,3 +424,15 @@ async def test_per_host_concurrency_is_bounded(server: FaultServer) -> None:
         results = await asyncio.gather(*(fetcher.fetch(server.url("/slow")) for _ in range(6)))
     assert all(result.outcome == "fetched" for result in results)
     assert peak == 2
+
+
+async def test_a_penalty_holds_back_every_url_of_that_host_only() -> None:
+    fake = FakeTime()
+    politeness = Politeness(0.0, per_host=4, concurrency=8, clock=fake.clock, sleep=fake.sleep)
+    politeness.penalize("slow.example", 5.0)  # what a 429 / Retry-After does
+    await politeness.acquire("other.example")
+    politeness.release("other.example")
+    assert fake.waits == []
+    await politeness.acquire("slow.example")
+    politeness.release("slow.example")
+    assert fake.waits == [pytest.approx(5.0)]

@@ -125,9 +125,7 @@ def test_killed_crawl_resumes_without_refetching_finished_pages(
         (1, "interrupted"),
         (2, "completed"),
     ]
-    unconditional = {
-        server.origin + r.path for r in server.requests[asked_before:] if not r.conditional
-    }
+    unconditional = {server.origin + r.path for r in server.requests[asked_before:] if not r.conditional}
     assert not finished & unconditional
     # and nothing was lost: every comparison the site holds is in the archive
     comparisons = query(archive_path, "SELECT count(*) FROM comparisons")[0][0]

@@ -1,0 +1,478 @@
+"""How fast, how lean and how cheap to repeat is `verdicts crawl`, next to a bare fetch loop and Scrapy?
+
+Issue 8's figures, measured side by side in one run on one synthetic site (bench/synthetic_site.py,
+the bundled site's markup at N comparison pages) served on loopback by nginx (Debian's
+/usr/sbin/nginx, a throwaway config) or, without nginx, crawler/static_server.py:
+
+- bare loops: an httpx AsyncClient fetching the crawl's URL list at 1, 4 and 16
+  connections (httpx's own pool: the issue's "bare httpx loop"), and the same loop on
+  the httpx-aiohttp transport; no parsing, nothing stored;
+- `verdicts crawl ORIGIN/ --delay 0 --concurrency 16 --per-host 16` end to end into a
+  fresh archive, as a subprocess: wall time, CPU of the process tree (fetcher + writer),
+  peak memory of the process tree (sum of each process's VmHWM);
+- a plain Scrapy spider (bench/scrapy_spider.py) doing the same crawl and extraction;
+- the same `verdicts crawl` again over the unchanged site (conditional requests, 304s):
+  CPU, new snapshots, archive growth.
+
+Then the ratios issue 8 sets as targets, each marked met or not met. Figures are
+printed, never asserted: the machine's other load moves them, ratios less so.
+
+Usage:
+    python bench/crawl.py [--pages 3000] [--flat-check] [--quick] [--no-scrapy]
+    python bench/crawl.py --pages 3000 --pages 30000     # memory flatness across sizes
+`--quick` (the test suite's smoke run): only the 16-connection bare loops, small site.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import synthetic_site as bench_site  # noqa: E402
+
+NGINX = "/usr/sbin/nginx"
+CONCURRENCY = 16
+PY = sys.executable
+
+
+@dataclass
+class Leg:
+    """One timed run."""
+
+    name: str
+    requests: int
+    wall: float
+    cpu: float
+    peak_mb: float | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.wall if self.wall else 0.0
+
+
+# ---- the server ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {seconds} s")
+
+
+NGINX_CONF = """\
+worker_processes 1;
+{user}pid {tmp}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    log_not_found off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    types {{ text/html html; application/xml xml; text/plain txt; text/css css; image/svg+xml svg; }}
+    default_type application/octet-stream;
+    charset utf-8;
+    charset_types application/xml text/plain;
+    sendfile on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    open_file_cache max=200000 inactive=300s;
+    server {{
+        listen 127.0.0.1:{port} reuseport backlog=4096;
+        root {root};
+        index index.html;
+        error_page 404 /404.html;
+    }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def serve(root: Path, workdir: Path) -> Iterator[tuple[str, str]]:
+    """Serve `root` on loopback; yields (origin, server name)."""
+    port = free_port()
+    if os.access(NGINX, os.X_OK):
+        conf_dir = workdir / "nginx"
+        conf_dir.mkdir(exist_ok=True)
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        conf = NGINX_CONF.format(user=user, tmp=conf_dir, port=port, root=root)
+        (conf_dir / "nginx.conf").write_text(conf, encoding="utf-8")
+        command = [NGINX, "-p", str(conf_dir), "-c", str(conf_dir / "nginx.conf"), "-e", "stderr"]
+        command += ["-g", "daemon off;"]
+        name = "nginx (1 worker)"
+    else:
+        command = [PY, "-m", "crawler.static_server", str(root), str(port)]
+        name = "crawler/static_server.py (no nginx found)"
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}", name
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ---- bare loops ---------------------------------------------------------------------------------
+
+
+async def _bare(urls: list[str], connections: int, transport: str) -> int:
+    import httpx
+
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    engine: httpx.AsyncBaseTransport | None = None
+    if transport == "aiohttp":
+        import aiohttp
+        from httpx_aiohttp import AiohttpTransport
+
+        engine = AiohttpTransport(
+            client=lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections))
+        )
+    todo = iter(urls)
+    done = 0
+    async with httpx.AsyncClient(limits=limits, transport=engine, timeout=30.0) as client:
+
+        async def worker() -> None:
+            nonlocal done
+            for url in todo:
+                response = await client.get(url)
+                if response.status_code < 400:
+                    done += 1
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+    return done
+
+
+def bare_leg(urls: list[str], connections: int, transport: str) -> Leg:
+    wall, cpu = time.perf_counter(), time.process_time()
+    ok = asyncio.run(_bare(urls, connections, transport))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    label = "httpx pool" if transport == "httpx" else "httpx+aiohttp transport"
+    leg = Leg(f"bare {label}, {connections} conn", len(urls), wall, cpu)
+    leg.extra["ok"] = ok
+    return leg
+
+
+# ---- subprocess legs: CPU and memory of a process tree -----------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
+                found += [int(p) for p in handle.read().split()]
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (0.0 once it is gone)."""
+    with (
+        contextlib.suppress(OSError, ValueError, IndexError),
+        open(f"/proc/{pid}/stat", encoding="ascii") as handle,
+    ):
+        fields = handle.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def _role(pid: int) -> str:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as handle:
+        command = handle.read()
+        if b"resource_tracker" in command:
+            return "resource tracker"
+        return "writer" if b"multiprocessing" in command else "main"
+    return "main"
+
+
+def _status_kb(pid: int, key: str) -> int:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(key):
+                return int(line.split()[1])
+    return 0
+
+
+class TreeMemory:
+    """Samples a process tree: each process's peak RSS (VmHWM) and the largest RSS sum seen."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.pid, self.interval = pid, interval
+        self.hwm: dict[int, int] = {}
+        self.cpu: dict[int, float] = {}  # last sample: misses at most one interval per process
+        self.roles: dict[int, str] = {}
+        self.max_sum = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            pids, i = [self.pid], 0
+            while i < len(pids):
+                pids += _children(pids[i])
+                i += 1
+            total = 0
+            for pid in pids:
+                hwm = _status_kb(pid, "VmHWM:")
+                if hwm:
+                    self.hwm[pid] = max(self.hwm.get(pid, 0), hwm)
+                    self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu_seconds(pid))
+                    if pid not in self.roles:
+                        self.roles[pid] = _role(pid)
+                    total += _status_kb(pid, "VmRSS:")
+            self.max_sum = max(self.max_sum, total)
+            self._stop.wait(self.interval)
+
+    def by_role(self) -> dict[str, tuple[float, float]]:
+        """role -> (CPU s, peak MB) summed over the processes of that role."""
+        out: dict[str, tuple[float, float]] = {}
+        for pid, role in self.roles.items():
+            cpu, mb = out.get(role, (0.0, 0.0))
+            out[role] = (cpu + self.cpu.get(pid, 0.0), mb + self.hwm.get(pid, 0) / 1024)
+        return out
+
+    def stop(self) -> float:
+        """Peak MB of the tree: the sum of every process's own peak (an upper bound)."""
+        self._stop.set()
+        self._thread.join()
+        return sum(self.hwm.values()) / 1024
+
+
+def run_tree(command: list[str], log: Path) -> tuple[float, float, float, TreeMemory, int]:
+    """Run a command; (wall s, CPU s of the tree, peak MB of the tree, sampler, exit code)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        memory = TreeMemory(proc.pid)
+        code = proc.wait()
+    wall = time.perf_counter() - started
+    peak = memory.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, peak, memory, code
+
+
+def archive_facts(db: Path) -> dict[str, int]:
+    """Row counts and on-disk size (after a WAL checkpoint) of an archive."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        facts = {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("pages", "snapshots", "comparisons", "verdicts")
+        }
+    finally:
+        conn.close()
+    facts["bytes"] = sum(p.stat().st_size for p in db.parent.glob(db.name + "*") if p.is_file())
+    return facts
+
+
+def crawl_leg(name: str, origin: str, db: Path, logs: Path) -> Leg:
+    command = [PY, "-m", "crawler.cli", "crawl", f"{origin}/", "--db", str(db), "--delay", "0"]
+    command += ["--concurrency", str(CONCURRENCY), "--per-host", str(CONCURRENCY)]
+    log = logs / (name.replace(" ", "_") + ".log")
+    before = archive_facts(db) if db.exists() else None
+    wall, cpu, peak, tree, code = run_tree(command, log)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    requests = 0
+    for line in text.splitlines():
+        if line.strip().startswith("requests "):
+            requests = int(line.split()[1])
+    if code != 0:
+        print(f"  ! {name}: exit code {code}; last lines of {log}:\n" + "\n".join(text.splitlines()[-8:]))
+    leg = Leg(name, requests, wall, cpu, peak)
+    leg.extra.update(exit=code, processes=len(tree.hwm), after=archive_facts(db), before=before)
+    leg.extra["roles"] = tree.by_role()
+    return leg
+
+
+def scrapy_leg(origin: str, workdir: Path, logs: Path) -> Leg:
+    items, stats_file = workdir / "scrapy_items.jl", workdir / "scrapy_stats.json"
+    command = [PY, str(ROOT / "bench" / "scrapy_spider.py"), origin, "--out", str(items)]
+    command += ["--stats", str(stats_file), "--concurrency", str(CONCURRENCY)]
+    wall, cpu, peak, _, code = run_tree(command, logs / "scrapy.log")
+    stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}
+    leg = Leg("Scrapy spider, 16 conn", int(stats.get("downloader/response_count", 0)), wall, cpu, peak)
+    leg.extra.update(exit=code, items=int(stats.get("item_scraped_count", 0)))
+    return leg
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+
+def print_table(legs: list[Leg]) -> None:
+    print(
+        f"{'leg':44} {'requests':>8} {'wall s':>7} {'pages/s':>8} {'CPU s':>7} "
+        f"{'ms CPU/pg':>9} {'peak MB':>8}"
+    )
+    for leg in legs:
+        peak = f"{leg.peak_mb:8.0f}" if leg.peak_mb is not None else f"{'-':>8}"
+        per_page = 1000 * leg.cpu / leg.requests if leg.requests else 0.0
+        print(
+            f"{leg.name:44} {leg.requests:8d} {leg.wall:7.2f} {leg.rate:8.0f} {leg.cpu:7.2f} "
+            f"{per_page:9.2f} {peak}"
+        )
+
+
+def target(label: str, value: str, goal: str, ok: bool | None) -> None:
+    """One figure with its target and whether it is met (None: no target, just shown)."""
+    mark = "" if ok is None else ("met" if ok else "NOT met")
+    print(f"{label:40} {value:>9}   {goal:16} {mark}")
+
+
+def measure(pages: int, args: argparse.Namespace, workdir: Path) -> dict[str, Leg]:
+    """Every leg at one site size; returns the legs by key."""
+    site = bench_site.ensure(pages)
+    logs = workdir / f"logs-{pages}"
+    logs.mkdir(exist_ok=True)
+    legs: dict[str, Leg] = {}
+    with serve(site.root, workdir) as (origin, server):
+        site.set_origin(origin)
+        urls = site.urls(origin)
+        print(f"\n== {pages:,} comparisons ({len(urls):,} URLs) served by {server} at {origin}")
+        print(
+            f"   load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU(s); "
+            f"Python {sys.version.split()[0]}"
+        )
+        asyncio.run(_bare(urls[:50], 4, "httpx"))  # warm the server's file cache
+        connections = (CONCURRENCY,) if args.quick or args.main_only else (1, 4, CONCURRENCY)
+        for n in connections:
+            legs[f"httpx{n}"] = bare_leg(urls, n, "httpx")
+        legs["aiohttp16"] = bare_leg(urls, CONCURRENCY, "aiohttp")
+        db = workdir / f"archive-{pages}.db"
+        for stale in workdir.glob(db.name + "*"):
+            stale.unlink()
+        legs["crawl"] = crawl_leg("verdicts crawl, fresh archive", origin, db, logs)
+        if not args.main_only:
+            legs["recrawl"] = crawl_leg("verdicts crawl, unchanged re-crawl", origin, db, logs)
+            if not args.no_scrapy:
+                legs["scrapy"] = scrapy_leg(origin, workdir, logs)
+    print_table(list(legs.values()))
+    return legs
+
+
+def report(legs: dict[str, Leg]) -> None:
+    crawl, bare, aio = legs["crawl"], legs["httpx16"], legs["aiohttp16"]
+    after = crawl.extra["after"]
+    print(
+        f"crawl stored {after['pages']:,} pages, {after['snapshots']:,} snapshots, "
+        f"{after['comparisons']:,} comparisons, {after['verdicts']:,} verdicts "
+        f"({after['bytes'] / 1e6:.1f} MB); {crawl.extra['processes']} processes"
+    )
+    for key in ("crawl", "recrawl"):
+        if key in legs:
+            roles = legs[key].extra["roles"]
+            assert isinstance(roles, dict)
+            shown = ", ".join(
+                f"{role} {cpu:.2f} s CPU / {mb:.0f} MB" for role, (cpu, mb) in sorted(roles.items())
+            )
+            print(f"  {legs[key].name}: {shown}")
+    ratio = crawl.rate / bare.rate
+    target("crawl / bare httpx loop (16 conn)", f"{ratio:.2f}x", "target >= 2x", ratio >= 2)
+    target("crawl / bare httpx+aiohttp loop", f"{crawl.rate / aio.rate:.2f}x", "(same transport)", None)
+    if "scrapy" in legs:
+        scrapy = legs["scrapy"]
+        ratio = crawl.rate / scrapy.rate if scrapy.rate else float("inf")
+        target("crawl / Scrapy spider", f"{ratio:.2f}x", "target >= 5x", ratio >= 5)
+        items, code = scrapy.extra["items"], scrapy.extra["exit"]
+        print(f"  (Scrapy: {items:,} items, peak {scrapy.peak_mb:.0f} MB, exit {code})")
+    peak = crawl.peak_mb or 0.0
+    target("crawl peak memory (process tree)", f"{peak:.0f} MB", "target <= 150 MB", peak <= 150)
+    if "recrawl" in legs:
+        again = legs["recrawl"]
+        before, after2 = again.extra["before"], again.extra["after"]
+        assert isinstance(before, dict) and isinstance(after2, dict)
+        cpu_ratio = again.cpu / bare.cpu
+        new = after2["snapshots"] - before["snapshots"]
+        growth = 100 * (after2["bytes"] - before["bytes"]) / before["bytes"]
+        target(
+            "re-crawl CPU / bare httpx loop CPU", f"{cpu_ratio:.2f}x", "target <= 0.25x", cpu_ratio <= 0.25
+        )
+        target("re-crawl new snapshots", f"{new}", "target 0", new == 0)
+        target("re-crawl archive growth", f"{growth:.2f} %", "target < 2 %", growth < 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--pages", type=int, action="append", help="comparison pages [3000]; give twice for flatness"
+    )
+    parser.add_argument(
+        "--flat-check", action="store_true", help="also crawl a site 10x larger (memory flatness)"
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: 16-connection bare loops only")
+    parser.add_argument("--no-scrapy", action="store_true", help="skip the Scrapy leg")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (archives, logs)")
+    args = parser.parse_args(argv)
+    sizes = args.pages or [3000]
+    if args.flat_check and len(sizes) == 1:
+        sizes.append(sizes[0] * 10)
+    if not args.no_scrapy:
+        try:
+            import scrapy  # noqa: F401
+        except ImportError:
+            print("scrapy is not installed: the Scrapy leg is skipped (pip install scrapy)")
+            args.no_scrapy = True
+    workdir = Path(tempfile.mkdtemp(prefix="verdicts-crawl-bench-"))
+    try:
+        peaks = []
+        for k, pages in enumerate(sizes):
+            args.main_only = k > 0  # larger sizes: the crawl and its 16-connection baselines
+            legs = measure(pages, args, workdir)
+            report(legs)
+            peaks.append((pages, legs["crawl"].peak_mb or 0.0))
+        if len(peaks) > 1:
+            low, high = min(p for _, p in peaks), max(p for _, p in peaks)
+            print("\npeak memory: " + ", ".join(f"{mb:.0f} MB at {n:,} pages" for n, mb in peaks))
+            spread = f"{100 * (high / low - 1):.0f} %"
+            target("peak memory spread across sizes", spread, "target <= 20 %", high <= 1.2 * low)
+    finally:
+        if args.keep:
+            print(f"work folder kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
