@@ -95,7 +95,7 @@ class Stream:
             tool, seat = rng.randrange(TOOLS), rng.randrange(4)
             words = self.quotes[tool][seat].split(" ")
             words[rng.randrange(5, len(words) - 1)] = str(rng.randrange(100, 999))
-            self.edits[(tool, seat)] = (rng.randrange(pages), " ".join(words))
+            self.edits[(tool, seat)] = (rng.randrange(max(pages, 1)), " ".join(words))
 
     def quote(self, tool: int, seat: int, page: int) -> str:
         edit = self.edits.get((tool, seat))

@@ -302,6 +302,21 @@ def _conclude(
         db.close()
 
 
+def _internal_failure(entry: Entry, error: Exception) -> Any:
+    """A failed FetchResult for a URL whose fetch or discovery raised (a bug, not the network)."""
+    from datetime import UTC, datetime
+
+    from crawler.fetch import FetchResult
+
+    reason = f"internal error: {type(error).__name__}: {error}"
+    kind = entry.kind if entry.kind in ("html", "sitemap") else "other"
+    return FetchResult(
+        url=entry.url, final_url=entry.url, outcome="failed", http_status=None,
+        content_type=None, etag=None, last_modified=None, body=b"", text=None, encoding=None,
+        kind=kind, fetched_at=datetime.now(UTC).isoformat(), error=reason[:500],
+    )  # fmt: skip
+
+
 class _Loop:
     """The asyncio side of one crawl: workers, discovery and the sender to the writer."""
 
@@ -420,10 +435,13 @@ class _Loop:
                 etag, modified = (None, None)
                 if entry.kind == "html":
                     etag, modified = self.validators.get(entry.url, (None, None))
-                result = await fetcher.fetch(
-                    entry.url, etag=etag, last_modified=modified, kind_hint=entry.kind
-                )
-                found = self._discover(result, entry)
+                try:
+                    result = await fetcher.fetch(
+                        entry.url, etag=etag, last_modified=modified, kind_hint=entry.kind
+                    )
+                    found = self._discover(result, entry)
+                except Exception as error:  # a bug on one URL must not stall the crawl
+                    result, found = _internal_failure(entry, error), []
                 await self.out.put(("result", result, found, entry.kind == "html"))
                 self._count(result)
             finally:

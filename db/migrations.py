@@ -203,6 +203,12 @@ def m0003_history_and_quality(db: Database) -> None:
             key TEXT PRIMARY KEY,
             value TEXT
         );
+        CREATE TABLE verdict_signatures (    -- the near-duplicate pass's LSH band index
+            verdict_id TEXT PRIMARY KEY REFERENCES verdicts(id) ON DELETE CASCADE,
+            tool_id TEXT NOT NULL,
+            bands BLOB NOT NULL               -- 32 little-endian uint32 band hashes
+        );
+        CREATE INDEX idx_verdict_signatures_tool ON verdict_signatures(tool_id);
         CREATE INDEX idx_snapshots_url ON snapshots(url, crawl_id);
         CREATE INDEX idx_snapshots_body ON snapshots(body_sha256);
         CREATE INDEX idx_snapshots_parse ON snapshots(parse_status, crawl_id);

@@ -3,8 +3,9 @@
 Such a verdict is its own row (its text differs) with `near_duplicate_of` pointing at the
 earlier verdict (by first_seen, then id). Comparing every pair would not scale to a
 million verdicts, so candidates come from MinHash signatures of 3-word shingles
-(rensa, 128 permutations) in an LSH index banded 32 x 4, which finds pairs above a
-shingle Jaccard of about 0.4 with high probability. Shingle overlap alone would also
+(rensa, 128 permutations) cut into 32 bands of 4 (LSH banding): two texts become
+candidates when any band matches, which finds pairs above a shingle Jaccard of about
+0.4 with high probability. Shingle overlap alone would also
 pair quotes that merely share a stock opening ("The primitive here is clean: ..."), so
 every candidate is verified with a real similarity: the word-level
 `difflib.SequenceMatcher` ratio of the two normalised texts must reach
@@ -12,31 +13,36 @@ every candidate is verified with a real similarity: the word-level
 
 Only verdicts of the same tool are compared (the same text under two tools is an
 attribution conflict, not a near duplicate). The pass is incremental: verdicts added
-since the last pass (a rowid high-water mark in `archive_state`) are checked against an
-index of that tool's existing verdicts, and each is added to the index once checked.
+since the last pass (a rowid high-water mark in `archive_state`) are checked against the
+band index of that tool's existing verdicts, which is kept in the archive
+(`verdict_signatures`: 32 band hashes, 128 bytes a verdict), so a nightly pass reads
+no old text but its candidates' and never re-hashes what it has seen.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import struct
 import unicodedata
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import groupby
+from typing import Any
 
-from rensa import RMinHash, RMinHashLSH
+from rensa import RMinHash
 from sqlite_utils import Database
 
 NUM_PERM = 128
 NUM_BANDS = 32
-LSH_THRESHOLD = 0.4
+ROWS = NUM_PERM // NUM_BANDS
 SEED = 42
 #: Word-sequence similarity a candidate must reach to count as a near duplicate.
 SIMILARITY = 0.8
 STATE_KEY = "near_duplicates.checked_rowid"
-#: Verdicts hashed per bulk call; bounds memory whatever the archive's size.
+#: New verdicts hashed per bulk call (rensa's per-call cost is high); bounds memory.
 HASH_CHUNK = 20_000
+_BANDS = struct.Struct(f"<{NUM_BANDS}I")
 
 #: A word, with inner apostrophes (straight or curly) and decimal points/commas kept.
 _WORD = re.compile(r"\w+(?:[.,'\u2019]\w+)*")
@@ -69,13 +75,21 @@ class NearDuplicateStats:
     marked: int
 
 
+def band_hashes(digest: list[int]) -> tuple[int, ...]:
+    """The LSH band keys of a MinHash digest (32-bit; a collision only adds a candidate)."""
+    return tuple(hash(tuple(digest[i : i + ROWS])) & 0xFFFFFFFF for i in range(0, NUM_PERM, ROWS))
+
+
 @dataclass(slots=True)
 class _Verdict:
-    rowid: int
+    """A verdict in a tool's band index; an indexed one's text and dates load only when it
+    turns up as a candidate (`words is None` until then)."""
+
     id: str
-    first_seen: str
-    near_duplicate_of: str | None
-    words: list[str]
+    bands: tuple[int, ...]
+    first_seen: str = ""
+    near_duplicate_of: str | None = None
+    words: list[str] | None = None
 
     @property
     def order(self) -> tuple[str, str]:
@@ -91,32 +105,26 @@ def mark_near_duplicates(db: Database) -> NearDuplicateStats:
 def _mark(conn: sqlite3.Connection) -> NearDuplicateStats:
     row = conn.execute("SELECT value FROM archive_state WHERE key = ?", [STATE_KEY]).fetchone()
     checked_up_to = int(row[0]) if row else 0
-    new_rows = conn.execute(
+    fresh_rows = conn.execute(
         "SELECT rowid, id, tool_id, first_seen, near_duplicate_of, text FROM verdicts "
         "WHERE rowid > ? ORDER BY tool_id, first_seen, id",
         [checked_up_to],
-    ).fetchall()
-    if not new_rows:
-        return NearDuplicateStats(0, 0)
+    )
     updates: dict[str, str] = {}
-    pending: list[tuple[list[_Verdict], list[_Verdict]]] = []
-    pending_size = 0
-    for tool, group in groupby(new_rows, key=lambda r: r[2]):
-        fresh = [_Verdict(r[0], r[1], r[3], r[4], words(r[5])) for r in group]
-        existing = [
-            _Verdict(r[0], r[1], r[2], r[3], words(r[4]))
-            for r in conn.execute(
-                "SELECT rowid, id, first_seen, near_duplicate_of, text FROM verdicts "
-                "WHERE tool_id = ? AND rowid <= ?",
-                [tool, checked_up_to],
-            )
-        ]
-        pending.append((existing, fresh))
-        pending_size += len(existing) + len(fresh)
+    pending: list[tuple[str, list[tuple[Any, ...]]]] = []
+    pending_size = checked = top = 0
+    for tool, group in groupby(fresh_rows, key=lambda r: r[2]):  # streamed: memory stays bounded
+        rows = list(group)
+        pending.append((tool, rows))
+        pending_size += len(rows)
+        checked += len(rows)
+        top = max(top, *(r[0] for r in rows))
         if pending_size >= HASH_CHUNK:
-            updates.update(_match_tools(pending))
+            updates.update(_check(conn, pending))
             pending, pending_size = [], 0
-    updates.update(_match_tools(pending))
+    updates.update(_check(conn, pending))
+    if not checked:
+        return NearDuplicateStats(0, 0)
     conn.executemany(
         "UPDATE verdicts SET near_duplicate_of = ? WHERE id = ?",
         [(original, vid) for vid, original in updates.items()],
@@ -124,38 +132,53 @@ def _mark(conn: sqlite3.Connection) -> NearDuplicateStats:
     conn.execute(
         "INSERT INTO archive_state (key, value) VALUES (?, ?) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [STATE_KEY, str(max(r[0] for r in new_rows))],
+        [STATE_KEY, str(top)],
     )
-    return NearDuplicateStats(len(new_rows), len(updates))
+    return NearDuplicateStats(checked, len(updates))
 
 
-def _match_tools(tools: list[tuple[list[_Verdict], list[_Verdict]]]) -> dict[str, str]:
-    """Hash every verdict of these tools in one bulk call (rensa's per-call cost is high)."""
+def _check(conn: sqlite3.Connection, tools: list[tuple[str, list[tuple[Any, ...]]]]) -> dict[str, str]:
+    """Check the new verdicts of these tools (hashed in one bulk call) and index them."""
     if not tools:
         return {}
-    pools = [existing + fresh for existing, fresh in tools]
-    hashes = RMinHash.from_token_sets([shingles(v.words) for pool in pools for v in pool], NUM_PERM, SEED)
+    tokens = [words(r[5]) for _, rows in tools for r in rows]
+    digests = RMinHash.digests_from_token_sets([shingles(t) for t in tokens], NUM_PERM, SEED)
     updates: dict[str, str] = {}
-    start = 0
-    for (existing, fresh), pool in zip(tools, pools, strict=True):
-        updates.update(_match_tool(existing, fresh, hashes[start : start + len(pool)]))
-        start += len(pool)
+    signatures: list[tuple[str, str, bytes]] = []
+    offset = 0
+    for tool, rows in tools:
+        fresh = []
+        for r in rows:
+            bands = band_hashes(digests[offset])
+            fresh.append(_Verdict(r[1], bands, r[3], r[4], tokens[offset]))
+            signatures.append((r[1], tool, _BANDS.pack(*bands)))
+            offset += 1
+        updates.update(_check_tool(conn, tool, fresh))
+    conn.executemany(
+        "INSERT OR REPLACE INTO verdict_signatures (verdict_id, tool_id, bands) VALUES (?, ?, ?)",
+        signatures,
+    )
     return updates
 
 
-def _match_tool(existing: list[_Verdict], fresh: list[_Verdict], hashes: list[RMinHash]) -> dict[str, str]:
-    """verdict id -> earlier near-duplicate id, for the fresh verdicts of one tool."""
-    index = RMinHashLSH(LSH_THRESHOLD, NUM_PERM, NUM_BANDS)
-    pool = existing + fresh
-    if existing:
-        index.insert_pairs(list(enumerate(hashes[: len(existing)])))
+def _check_tool(conn: sqlite3.Connection, tool: str, fresh: list[_Verdict]) -> dict[str, str]:
+    """verdict id -> earlier near-duplicate id, for the new verdicts of one tool."""
+    pool = [
+        _Verdict(vid, _BANDS.unpack(blob))
+        for vid, blob in conn.execute(
+            "SELECT verdict_id, bands FROM verdict_signatures WHERE tool_id = ?", [tool]
+        )
+    ]
+    index: dict[tuple[int, int], list[int]] = {}
+    for key, verdict in enumerate(pool):
+        _index(index, key, verdict)
     updates: dict[str, str] = {}
-    for offset, verdict in enumerate(fresh):
-        key = len(existing) + offset
+    for verdict in fresh:
+        candidates = {k for band in enumerate(verdict.bands) for k in index.get(band, ())}
         matches = [
             pool[k]
-            for k in index.query(hashes[key])
-            if similarity(verdict.words, pool[k].words) >= SIMILARITY
+            for k in sorted(candidates)
+            if similarity(verdict.words or [], _load(conn, pool[k])) >= SIMILARITY
         ]
         earlier = [m for m in matches if m.order < verdict.order]
         if earlier and verdict.near_duplicate_of is None:
@@ -164,5 +187,21 @@ def _match_tool(existing: list[_Verdict], fresh: list[_Verdict], hashes: list[RM
         for later in (m for m in matches if m.order > verdict.order):
             if later.near_duplicate_of is None:  # seen before, first published later
                 later.near_duplicate_of = updates[later.id] = verdict.id
-        index.insert(key, hashes[key])
+        pool.append(verdict)
+        _index(index, len(pool) - 1, verdict)
     return updates
+
+
+def _index(index: dict[tuple[int, int], list[int]], key: int, verdict: _Verdict) -> None:
+    for band in enumerate(verdict.bands):
+        index.setdefault(band, []).append(key)
+
+
+def _load(conn: sqlite3.Connection, verdict: _Verdict) -> list[str]:
+    """A candidate's words (and dates), read from the archive only when it is a candidate."""
+    if verdict.words is None:
+        verdict.first_seen, verdict.near_duplicate_of, text = conn.execute(
+            "SELECT first_seen, near_duplicate_of, text FROM verdicts WHERE id = ?", [verdict.id]
+        ).fetchone()
+        verdict.words = words(text)
+    return verdict.words

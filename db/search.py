@@ -11,9 +11,6 @@ time. `enable_search` therefore narrows the update triggers to the indexed colum
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 from sqlite_utils import Database
 
 #: table -> the columns its full-text index covers.
@@ -44,10 +41,3 @@ def narrow_update_trigger(db: Database, table: str, columns: tuple[str, ...]) ->
         END
         """
     )
-
-
-def search(db: Database, table: str, query: str, limit: int = 20) -> Iterator[dict[str, Any]]:
-    """Rows of `verdicts` or `tools` matching an FTS5 query, best first."""
-    if table not in FTS_COLUMNS:
-        raise ValueError(f"No full-text index on {table!r}; searchable: {', '.join(FTS_COLUMNS)}.")
-    yield from db[table].search(query, limit=limit)  # type: ignore[union-attr]

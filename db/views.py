@@ -154,7 +154,7 @@ JOIN tools t ON t.id = v.tool_id
 WHERE c.gone_crawl_id = cp.crawl_id
    OR EXISTS (
         SELECT 1 FROM snapshots s
-        WHERE s.url = c.url AND s.crawl_id = cp.crawl_id AND s.parse_status = 'ok'
+        WHERE s.url = c.url AND s.crawl_id = cp.crawl_id AND +s.parse_status = 'ok'
    )
 """,
     "verdict_conflicts": """

@@ -8,6 +8,7 @@ robots.txt and scope, and re-crawls conditionally.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -184,3 +185,42 @@ def test_an_archive_that_cannot_be_written_is_a_one_line_error(server: StaticSer
     with pytest.raises(CrawlError, match=r"^archive .*archive\.db is not writable: "):
         crawl(settings_for(server.origin, missing))
     assert not server.requests
+
+
+def test_a_drop_in_parse_quality_marks_the_crawl_degraded(
+    server: StaticServer, site_dir: Path, archive_path: Path
+) -> None:
+    settings = settings_for(server.origin, archive_path)
+    assert crawl(settings).status == "completed"
+    for page in (site_dir / "compare").glob("*/index.html"):
+        html = page.read_text(encoding="utf-8")
+        page.write_text(
+            re.sub(r'<p class="tool-card__tagline">.*?</p>', "", html, flags=re.S),
+            encoding="utf-8",
+        )
+
+    report = crawl(settings)
+    assert (report.status, report.exit_code) == ("degraded", 2)
+    assert any("tagline" in reason for reason in report.reasons)
+    row = crawl_row(archive_path, report.crawl_id)
+    assert row["status"] == "degraded" and "tagline" in row["error"]
+
+
+def test_a_bug_on_one_page_is_recorded_and_the_crawl_goes_on(
+    server: StaticServer, archive_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import parsers.links
+
+    real = parsers.links.extract_links
+
+    def flaky(html: str, base_url: str) -> list[str]:
+        if base_url.endswith("/about/"):
+            raise RuntimeError("boom")
+        return real(html, base_url)
+
+    monkeypatch.setattr(parsers.links, "extract_links", flaky)
+    report = crawl(settings_for(server.origin, archive_path))
+    assert report.status == "completed"
+    assert report.failures == [(server.origin + "/about/", "internal error: RuntimeError: boom")]
+    found = column(archive_path, "SELECT count(*) FROM comparisons")
+    assert found == [EXPECTED["counts"]["comparisons"]]

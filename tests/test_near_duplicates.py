@@ -98,6 +98,13 @@ def test_the_pass_is_incremental_and_the_earlier_verdict_is_the_original(db: Dat
     # Beta's copy has the same text as Alpha's: an attribution conflict, not a near duplicate.
     assert pointers[verdict_id(tool_id("Beta"), text)] is None
     assert mark_near_duplicates(db).checked == 0
+    # Every checked verdict is in the persisted band index; deleting a verdict drops its entry.
+    assert db.execute("SELECT count(*) FROM verdict_signatures").fetchone()[0] == 3
+    with db.atomic():
+        db.execute("UPDATE verdicts SET near_duplicate_of = NULL")
+        db.execute("DELETE FROM verdict_appearances")
+        db.execute("DELETE FROM verdicts WHERE id = ?", [verdict_id(alpha, later_edit)])
+    assert db.execute("SELECT count(*) FROM verdict_signatures").fetchone()[0] == 2
 
 
 def test_similarity_measure_separates_edits_from_shared_openings() -> None:
