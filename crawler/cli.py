@@ -163,8 +163,11 @@ def serve(db_path: Path, host: str, port: int, immutable: bool) -> None:
     type=click.Choice(["csv", "json", "jsonl"]),
     default="csv",
     show_default=True,
+    help="csv (with a header row), json (one array) or jsonl (one object per line).",
 )
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout."
+)
 def export(name: str | None, db_path: Path, sql: str | None, fmt: str, output: Path | None) -> None:
     """Stream a table, view or query out as CSV, JSON or JSON lines (constant memory)."""
     from db.export import export_rows
