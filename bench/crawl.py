@@ -221,7 +221,7 @@ def _role(pid: int) -> str:
         command = handle.read()
         if b"resource_tracker" in command:
             return "resource tracker"
-        return "writer" if b"multiprocessing" in command else "main"
+        return "writer" if b"crawler.writer" in command or b"multiprocessing" in command else "main"
     return "main"
 
 
@@ -355,7 +355,11 @@ def reparse_leg(db: Path, force: bool, logs: Path) -> Leg:
     """`verdicts reparse [--force]` over every snapshot of the archive (all cores)."""
     command = [PY, "-m", "crawler.cli", "reparse", "--db", str(db), *(["--force"] if force else [])]
     snapshots = archive_facts(db)["snapshots"]
-    wall, cpu, peak, tree, code = run_tree(command, logs / f"reparse-{force}.log")
+    log = logs / f"reparse-{force}.log"
+    wall, cpu, peak, tree, code = run_tree(command, log)
+    if code not in (0, 2):  # 2: done, fewer complete comparisons than before
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+        print(f"  ! reparse: exit code {code}; last lines of {log}:\n" + "\n".join(lines[-8:]))
     name = "verdicts reparse --force (all cores)" if force else "verdicts reparse, unchanged (all cores)"
     leg = Leg(name, snapshots, wall, cpu, peak)
     leg.extra.update(exit=code, processes=len(tree.hwm))
@@ -489,8 +493,11 @@ def report(legs: dict[str, Leg]) -> None:
         for key in ("reparse_force", "reparse"):
             if key not in legs:
                 continue
-            ratio = legs[key].rate / soup
             label = legs[key].name.replace(" (all cores)", "") + " / BeautifulSoup"
+            if legs[key].extra["exit"] not in (0, 2):
+                target(label, "failed", "target >= 10x", False)
+                continue
+            ratio = legs[key].rate / soup
             target(label, f"{ratio:.1f}x", "target >= 10x", ratio >= 10)
 
 

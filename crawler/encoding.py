@@ -157,12 +157,16 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
     encoding = (
         charset_from_content_type(content_type) or meta_charset(body) or _bom_charset(body) or _detect(body)
     )
+    return decode_as(body, encoding), encoding
+
+
+def decode_as(body: bytes, encoding: str) -> str:
+    """`body` decoded with the codec `decode_html` chose (U+FFFD for bad bytes, no BOM): how
+    the writer process gets a page's text back from the bytes, instead of receiving both."""
     if encoding == "utf-8" and body.startswith(codecs.BOM_UTF8):
-        return body[3:].decode("utf-8", "replace"), encoding
+        return body[3:].decode("utf-8", "replace")
     text = body.decode(encoding, "replace")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return text, encoding
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 # ---- what kind of body it is, when the Content-Type is vague ---------------------------------

@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import multiprocessing
 import pickle
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -38,7 +42,7 @@ from crawler.config import Settings, Site
 from crawler.lock import ArchiveLock, CrawlLocked
 from crawler.progress import Progress, format_summary
 from crawler.urls import Scope, host_matches, host_of, origin_of, try_canonicalize
-from crawler.writer import WriterReport, writer_main
+from crawler.writer import WriterReport
 from db import crawl_log, frontier
 from db.frontier import Entry
 
@@ -181,15 +185,8 @@ def _crawl_locked(
         if db is not None:
             db.close()
 
-    context = multiprocessing.get_context("spawn")
-    conn, child_conn = context.Pipe(duplex=True)
-    writer = context.Process(
-        target=writer_main,
-        args=(child_conn, str(settings.db_path), report.crawl_id),
-        name="verdicts-writer",
-        daemon=True,
-    )
-    writer.start()
+    conn, child_conn = multiprocessing.Pipe(duplex=True)
+    writer = WriterProcess(child_conn, str(settings.db_path), report.crawl_id)
     child_conn.close()
     progress = progress or Progress(site.name)
     started, cpu_started = time.monotonic(), time.process_time()
@@ -223,6 +220,38 @@ def known_pages(db: Any, scope: Scope) -> list[str]:
         return []
     rows = db.conn.execute("SELECT url FROM pages WHERE status != 'gone' ORDER BY url")
     return [url for (url,) in rows if scope.allows(url)]
+
+
+class WriterProcess:
+    """The writer child: a fresh interpreter running `crawler.writer.main` on its end of the pipe.
+
+    Started with subprocess rather than multiprocessing's "spawn" (which it otherwise
+    mirrors: same interpreter, same sys.path, only the pipe inherited, never the archive
+    lock) because spawn also starts a resource-tracker process the writer never needs,
+    13 MB of issue 8's 150 MB budget.
+    """
+
+    def __init__(self, conn: Connection, db_path: str, crawl_id: int | None) -> None:
+        fd = conn.fileno()
+        code = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); import crawler.writer as w; w.main()"
+        args = [sys.executable, "-c", code, json.dumps(sys.path), str(fd), db_path, str(crawl_id)]
+        self._proc = subprocess.Popen(args, pass_fds=(fd,))
+        self.pid = self._proc.pid
+
+    def is_alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def join(self, timeout: float | None = None) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout)
+
+    def kill(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._proc.poll()
 
 
 def _finish_writer(conn: Connection, writer: Any) -> tuple[str, Any]:
@@ -442,6 +471,8 @@ class _Loop:
                     found = self._discover(result, entry)
                 except Exception as error:  # a bug on one URL must not stall the crawl
                     result, found = _internal_failure(entry, error), []
+                if result.text is not None:  # the writer decodes the body again: half the bytes to send
+                    result = dataclasses.replace(result, text=None)
                 await self.out.put(("result", result, found, entry.kind == "html"))
                 self._count(result)
             finally:
@@ -469,7 +500,9 @@ class _Loop:
             found = self._admit(children, entry.depth, "sitemap", False)
             found += self._admit(pages, depth, "html")
         elif result.kind == "html" and result.text:
-            urls = self.extract_links(result.text, result.final_url or result.url)
+            # UTF-8 bytes go straight to lexbor (cheaper than re-encoding the decoded text)
+            html = result.body if result.encoding == "utf-8" else result.text
+            urls = self.extract_links(html, result.final_url or result.url)
             found = self._admit(urls, depth, "html")
         else:
             return []

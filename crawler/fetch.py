@@ -32,6 +32,7 @@ import httpx
 from crawler import __version__
 from crawler.encoding import decode_html, kind_from_content_type, sniff_kind
 from crawler.politeness import Politeness
+from crawler.results import FetchResult
 from crawler.retry import (
     CATCHABLE_ERRORS,
     RetryPolicy,
@@ -81,26 +82,6 @@ class FetchSettings:
     retry_after_max: float = 120.0  # a longer Retry-After gives the URL up for this run
     total_timeout: float = 120.0  # one attempt, headers and body, however slowly they trickle
     transport: str = "aiohttp"  # "aiohttp" (httpx-aiohttp) or "httpx" (httpx's own pool)
-
-
-@dataclass(frozen=True, slots=True)
-class FetchResult:
-    """What happened to one URL: plain data for the writer process."""
-
-    url: str  # canonical URL that was asked for (one `pages` row per canonical URL)
-    final_url: str  # canonical URL after redirects
-    outcome: str  # "fetched" | "not_modified" | "failed" | "disallowed" | "skipped" | "gone"
-    http_status: int | None
-    content_type: str | None
-    etag: str | None
-    last_modified: str | None
-    body: bytes  # raw bytes as served, after Content-Encoding (b"" unless fetched)
-    text: str | None  # decoded text for HTML (None otherwise)
-    encoding: str | None  # charset used to decode
-    kind: str  # "html" | "sitemap" | "other"
-    fetched_at: str  # ISO 8601 UTC
-    error: str | None  # one-line reason for failed / skipped / disallowed / gone
-    attempts: int = 1  # requests sent for this URL: retries and redirect hops included
 
 
 class _Reply:

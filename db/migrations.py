@@ -203,18 +203,11 @@ def m0003_history_and_quality(db: Database) -> None:
             key TEXT PRIMARY KEY,
             value TEXT
         );
-        CREATE TABLE verdict_signatures (    -- the near-duplicate pass's LSH band index
-            verdict_id TEXT PRIMARY KEY REFERENCES verdicts(id) ON DELETE CASCADE,
-            tool_id TEXT NOT NULL,
-            bands BLOB NOT NULL               -- 32 little-endian uint32 band hashes
-        );
-        CREATE INDEX idx_verdict_signatures_tool ON verdict_signatures(tool_id);
+
         CREATE INDEX idx_snapshots_url ON snapshots(url, crawl_id);
         CREATE INDEX idx_snapshots_body ON snapshots(body_sha256);
-        CREATE INDEX idx_snapshots_parse ON snapshots(parse_status, crawl_id);
-        CREATE INDEX idx_pages_status ON pages(status);
+
         CREATE INDEX idx_pages_last_crawl ON pages(last_crawl_id);
-        DROP INDEX idx_listings_comparison;     -- a prefix of idx_listings_current
         CREATE INDEX idx_listings_current
             ON listings(comparison_id, position, complete, last_seen);
         CREATE INDEX idx_comparisons_tool1 ON comparisons(tool1_id);
@@ -252,6 +245,30 @@ def m0005_views(db: Database) -> None:
             "parse_health",
         ],
     )
+
+
+@migrations(name="0006_near_duplicate_index")
+def m0006_near_duplicate_index(db: Database) -> None:
+    """The near-duplicate pass's persisted LSH band index, and indexes for the canned queries."""
+    run_script(
+        db,
+        """
+        CREATE TABLE verdict_signatures (
+            verdict_id TEXT PRIMARY KEY REFERENCES verdicts(id) ON DELETE CASCADE,
+            tool_id TEXT NOT NULL,
+            bands BLOB NOT NULL               -- 32 little-endian uint32 LSH band hashes
+        );
+        CREATE INDEX idx_verdict_signatures_tool ON verdict_signatures(tool_id);
+        CREATE INDEX IF NOT EXISTS idx_snapshots_parse ON snapshots(parse_status, crawl_id);
+        CREATE INDEX IF NOT EXISTS idx_pages_status ON pages(status);
+        DROP INDEX IF EXISTS idx_listings_comparison;   -- a prefix of idx_listings_current
+        -- Verdicts checked before the band index existed: check them again so all are indexed.
+        DELETE FROM archive_state WHERE key = 'near_duplicates.checked_rowid';
+        """,
+    )
+    from db.views import create_views
+
+    create_views(db, ["verdicts_vanished_since_previous_crawl"])
 
 
 def run_script(db: Database, script: str) -> None:

@@ -24,11 +24,14 @@ from __future__ import annotations
 import re
 import sqlite3
 import struct
+import sys
 import unicodedata
+from array import array
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import groupby
 from typing import Any
+from zlib import crc32
 
 from rensa import RMinHash
 from sqlite_utils import Database
@@ -43,6 +46,7 @@ STATE_KEY = "near_duplicates.checked_rowid"
 #: New verdicts hashed per bulk call (rensa's per-call cost is high); bounds memory.
 HASH_CHUNK = 20_000
 _BANDS = struct.Struct(f"<{NUM_BANDS}I")
+_DIGEST = struct.Struct(f"<{NUM_PERM}I")
 
 #: A word, with inner apostrophes (straight or curly) and decimal points/commas kept.
 _WORD = re.compile(r"\w+(?:[.,'\u2019]\w+)*")
@@ -75,9 +79,24 @@ class NearDuplicateStats:
     marked: int
 
 
-def band_hashes(digest: list[int]) -> tuple[int, ...]:
-    """The LSH band keys of a MinHash digest (32-bit; a collision only adds a candidate)."""
-    return tuple(hash(tuple(digest[i : i + ROWS])) & 0xFFFFFFFF for i in range(0, NUM_PERM, ROWS))
+def band_keys(digest: list[int]) -> array[int]:
+    """The LSH band keys of a MinHash digest: per band, the CRC-32 of its 4 values seeded
+    with the band's number (stable across runs and machines; a collision between two
+    bands or texts only adds a candidate, which verification then rejects)."""
+    raw = _DIGEST.pack(*digest)
+    step = 4 * ROWS
+    return array("I", [crc32(raw[i * step : (i + 1) * step], i) for i in range(NUM_BANDS)])
+
+
+def _unpack(blob: bytes) -> array[int]:
+    keys = array("I", blob)
+    if sys.byteorder == "big":
+        keys.byteswap()
+    return keys
+
+
+def _pack(keys: array[int]) -> bytes:
+    return _BANDS.pack(*keys)
 
 
 @dataclass(slots=True)
@@ -86,7 +105,7 @@ class _Verdict:
     turns up as a candidate (`words is None` until then)."""
 
     id: str
-    bands: tuple[int, ...]
+    keys: array[int]
     first_seen: str = ""
     near_duplicate_of: str | None = None
     words: list[str] | None = None
@@ -149,9 +168,9 @@ def _check(conn: sqlite3.Connection, tools: list[tuple[str, list[tuple[Any, ...]
     for tool, rows in tools:
         fresh = []
         for r in rows:
-            bands = band_hashes(digests[offset])
-            fresh.append(_Verdict(r[1], bands, r[3], r[4], tokens[offset]))
-            signatures.append((r[1], tool, _BANDS.pack(*bands)))
+            keys = band_keys(digests[offset])
+            fresh.append(_Verdict(r[1], keys, r[3], r[4], tokens[offset]))
+            signatures.append((r[1], tool, _pack(keys)))
             offset += 1
         updates.update(_check_tool(conn, tool, fresh))
     conn.executemany(
@@ -162,19 +181,26 @@ def _check(conn: sqlite3.Connection, tools: list[tuple[str, list[tuple[Any, ...]
 
 
 def _check_tool(conn: sqlite3.Connection, tool: str, fresh: list[_Verdict]) -> dict[str, str]:
-    """verdict id -> earlier near-duplicate id, for the new verdicts of one tool."""
+    """verdict id -> earlier near-duplicate id, for the new verdicts of one tool.
+
+    The tool's indexed verdicts are screened in C (`set.isdisjoint` over each one's band
+    keys) against the keys of the new ones; only those sharing a key become candidates.
+    """
+    wanted: set[int] = set().union(*(v.keys for v in fresh))
     pool = [
-        _Verdict(vid, _BANDS.unpack(blob))
+        _Verdict(vid, keys)
         for vid, blob in conn.execute(
             "SELECT verdict_id, bands FROM verdict_signatures WHERE tool_id = ?", [tool]
         )
+        if not wanted.isdisjoint(keys := _unpack(blob))
     ]
-    index: dict[tuple[int, int], list[int]] = {}
+    index: dict[int, list[int]] = {}
     for key, verdict in enumerate(pool):
-        _index(index, key, verdict)
+        for band in verdict.keys:
+            index.setdefault(band, []).append(key)
     updates: dict[str, str] = {}
     for verdict in fresh:
-        candidates = {k for band in enumerate(verdict.bands) for k in index.get(band, ())}
+        candidates = {k for band in verdict.keys for k in index.get(band, ())}
         matches = [
             pool[k]
             for k in sorted(candidates)
@@ -188,13 +214,9 @@ def _check_tool(conn: sqlite3.Connection, tool: str, fresh: list[_Verdict]) -> d
             if later.near_duplicate_of is None:  # seen before, first published later
                 later.near_duplicate_of = updates[later.id] = verdict.id
         pool.append(verdict)
-        _index(index, len(pool) - 1, verdict)
+        for band in verdict.keys:
+            index.setdefault(band, []).append(len(pool) - 1)
     return updates
-
-
-def _index(index: dict[tuple[int, int], list[int]], key: int, verdict: _Verdict) -> None:
-    for band in enumerate(verdict.bands):
-        index.setdefault(band, []).append(key)
 
 
 def _load(conn: sqlite3.Connection, verdict: _Verdict) -> list[str]:

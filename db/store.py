@@ -35,8 +35,10 @@ from parsers.model import Listing, ParseResult
 
 _LISTING_SLOTS: tuple[str, ...] = tuple(f.name for f in fields(Listing))
 #: Page cache of the writer's connection (KiB, negative as SQLite wants): random-keyed
-#: content-hash ids touch pages all over the indexes; the 2 MB default thrashes.
-CACHE_KIB = 65_536
+#: content-hash ids touch pages all over the indexes; the 2 MB default thrashes. 16 MB
+#: stores as fast as 64 MB at 3,000 pages (bench/crawl.py) and keeps the crawl's memory
+#: under issue 8's 150 MB (pages evicted from it are still in the OS page cache).
+CACHE_KIB = 16_384
 
 
 class FetchLike(Protocol):

@@ -8,6 +8,7 @@ other non-web schemes. ``rel=nofollow`` links are kept: whether to follow them i
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
@@ -28,11 +29,34 @@ def _base(tree: LexborHTMLParser, page_url: str) -> str:
     return candidate if urlsplit(candidate).scheme in _WEB_SCHEMES else page_url
 
 
+@lru_cache(maxsize=4096)
+def _absolute(origin: str, href: str) -> str | None:
+    """`_resolve` for an href that does not depend on the page's path (cached: pages repeat
+    their navigation and footer links)."""
+    return _resolve_uncached(origin + "/", href)
+
+
+def _resolve_uncached(base: str, href: str) -> str | None:
+    try:
+        url = safe_url_string(urldefrag(urljoin(base, href)).url)
+    except ValueError:  # e.g. an invalid IPv6 host: not a link anyone can follow
+        return None
+    return url if urlsplit(url).scheme in _WEB_SCHEMES else None
+
+
+def _resolve(base: str, href: str) -> str | None:
+    """The absolute http(s) URL `href` points to from `base`, without fragment; else None."""
+    if href.startswith(("http://", "https://", "mailto:", "javascript:", "tel:")):
+        return _absolute("", href)
+    if href.startswith("/") and not href.startswith("//"):
+        scheme, _, rest = base.partition("://")
+        return _absolute(f"{scheme}://{rest.split('/', 1)[0]}", href)
+    return _resolve_uncached(base, href)
+
+
 def extract_links(html: str | bytes, base_url: str) -> list[str]:
     """Every distinct absolute http(s) URL the page links to, in page order, fragments removed."""
-    if isinstance(html, bytes):
-        html = html.decode("utf-8", errors="replace")
-    if not html.strip():
+    if not html.strip():  # bytes are read as UTF-8 (lexbor decodes them itself, faster)
         return []
     tree = LexborHTMLParser(html)
     base = _base(tree, base_url)
@@ -45,11 +69,8 @@ def extract_links(html: str | bytes, base_url: str) -> list[str]:
         href = strip_html5_whitespace(href)
         if not href or href.startswith("#"):
             continue
-        try:
-            url = safe_url_string(urldefrag(urljoin(base, href)).url)
-        except ValueError:  # e.g. an invalid IPv6 host: not a link anyone can follow
-            continue
-        if urlsplit(url).scheme not in _WEB_SCHEMES or url in seen:
+        url = _resolve(base, href)
+        if url is None or url in seen:
             continue
         seen.add(url)
         links.append(url)

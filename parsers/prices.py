@@ -22,6 +22,7 @@ make matching slow.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from parsers.model import PriceKind
 
@@ -144,6 +145,14 @@ def _monthly(amount: float, period: str) -> float:
 
 def parse_entry_price(text: str | None) -> tuple[PriceKind, float | None]:
     """Classify an entry price and give its monthly USD amount where the text states one."""
+    if text is not None and len(text) > _MAX_TEXT:
+        text = text[:_MAX_TEXT]
+    return _parse_entry_price(text)
+
+
+#: A site's pages repeat a handful of entry prices: each distinct text is classified once.
+@lru_cache(maxsize=4096)
+def _parse_entry_price(text: str | None) -> tuple[PriceKind, float | None]:
     normal = " ".join((text or "")[:_MAX_TEXT].lower().split())
     if _UNKNOWN.match(normal):
         return "unknown", None

@@ -18,8 +18,6 @@ nodes. Zero-width characters and soft hyphens, which render as nothing, are remo
 
 from __future__ import annotations
 
-import re
-
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 #: Elements that flow inside a line of text (CSS display: inline by default).
@@ -33,17 +31,16 @@ RAW_TEXT_TAGS: tuple[str, ...] = ("script", "style", "title", "xmp", "noembed", 
 #: Invisible containers skipped (with everything inside) during the walk.
 SKIPPED_TAGS: tuple[str, ...] = ("noscript", "svg", "math", "object", "template", "head")
 
-#: Hidden elements only a CSS selector finds (and ``<q>``, which gets quotation marks). Each runs
-#: only when the source contains one of its needles: a tree-wide search costs more than the walk.
+#: Hidden elements only a CSS selector finds. Each runs only when the source contains one of its
+#: needles: a tree-wide search costs more than the walk.
 HIDDEN_SELECTORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("[hidden]", (" hidden",)),
     ('[style*="display:none"],[style*="display: none"]', ("display:",)),
-    ("q", ("<q", "<Q")),
 )
 
 
-def _tag_ids() -> tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[int], int]:
-    """Lexbor's numeric ids: inline, never-splitting, raw-text and skipped tags; text nodes.
+def _tag_ids() -> tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[int], int, int]:
+    """Lexbor's numeric ids: inline, never-splitting, raw-text and skipped tags; text; ``<q>``.
 
     Comparing ints is much cheaper than comparing tag names on every node of every page.
     """
@@ -55,8 +52,10 @@ def _tag_ids() -> tuple[frozenset[int], frozenset[int], frozenset[int], frozense
     neutral: set[int] = set()
     raw: set[int] = set()
     skipped: set[int] = set()
-    text_id = -1
+    text_id = q_id = -1
     for node in sample.root.traverse(include_text=True):
+        if node.tag == "q":
+            q_id = node.tag_id
         if node.tag in INLINE_TAGS:
             inline.add(node.tag_id)
         elif node.tag in RAW_TEXT_TAGS:
@@ -68,15 +67,15 @@ def _tag_ids() -> tuple[frozenset[int], frozenset[int], frozenset[int], frozense
         elif node.is_comment_node:
             neutral.add(node.tag_id)
     never_split = inline | neutral | raw | skipped
-    return frozenset(inline), frozenset(never_split), frozenset(raw), frozenset(skipped), text_id
+    return frozenset(inline), frozenset(never_split), frozenset(raw), frozenset(skipped), text_id, q_id
 
 
-INLINE_IDS, NON_SPLITTING_IDS, RAW_TEXT_IDS, SKIPPED_IDS, TEXT_ID = _tag_ids()
+INLINE_IDS, NON_SPLITTING_IDS, RAW_TEXT_IDS, SKIPPED_IDS, TEXT_ID, Q_ID = _tag_ids()
 
 
 #: Characters that render as nothing but would break word matching ("Panel\u200bship").
-_DROP_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\xad"))
-_INVISIBLE_CHARS = re.compile("[\u200b\u200c\u200d\u2060\ufeff\xad]")
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\xad"
+_DROP_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE))
 
 
 def _source(html: str | bytes) -> str:
@@ -104,13 +103,15 @@ def _remove_hidden(tree: LexborHTMLParser, source: str) -> None:
     if not selector:
         return
     for node in tree.css(selector):
-        if node.tag == "q":
-            # Browsers draw quotation marks around <q>; the text itself has none.
-            node.insert_before("\u201c")
-            node.insert_after("\u201d")
-        else:
-            # Only unlinks the subtree: cheap, and safe when matches are nested.
-            node.decompose(recursive=False)
+        # Only unlinks the subtree: cheap, and safe when matches are nested.
+        node.decompose(recursive=False)
+
+
+def _draw_quotation_marks(tree: LexborHTMLParser) -> None:
+    """Browsers draw quotation marks around ``<q>``; the text itself has none."""
+    for node in tree.css("q"):
+        node.insert_before("\u201c")
+        node.insert_after("\u201d")
 
 
 def _after_subtree(node: LexborNode) -> LexborNode | None:
@@ -147,7 +148,7 @@ def _space_before(node: LexborNode, inline_ids: frozenset[int]) -> bool:
 def text_blocks(html: str | bytes) -> list[str]:
     """Return the visible text of ``html`` as ordered, whitespace-collapsed, non-empty blocks."""
     source = _source(html)
-    if not source.strip():
+    if not source or source.isspace():  # (``strip()`` would copy the whole page)
         return []
     tree = LexborHTMLParser(source)
     # Lexbor moves all content into <body>; starting there skips <head> without visiting it.
@@ -155,7 +156,21 @@ def text_blocks(html: str | bytes) -> list[str]:
     if root is None:
         return []
     _remove_hidden(tree, source)
+    raw = _walk(root, stop_at_q=True)
+    if raw is None:
+        # The walk met a visible <q> (rare): draw its quotation marks, then read again. Looking
+        # for <q> during the walk costs nothing; searching the source for it costs more.
+        _draw_quotation_marks(tree)
+        raw = _walk(root, stop_at_q=False)
+        assert raw is not None
+    joined = "".join(raw)
+    if any(char in joined for char in _INVISIBLE):
+        raw = [part.translate(_DROP_INVISIBLE) for part in raw]
+    return [block for block in (" ".join(part.split()) for part in raw) if block]
 
+
+def _walk(root: LexborNode, stop_at_q: bool) -> list[str] | None:
+    """The text of each block under ``root``, uncollapsed; None on meeting a ``<q>`` if asked."""
     raw: list[str] = []
     current: list[str] = []
     owner_of_current = -1
@@ -164,6 +179,7 @@ def text_blocks(html: str | bytes) -> list[str]:
     raw_text_ids = RAW_TEXT_IDS
     skipped_ids = SKIPPED_IDS
     text_id = TEXT_ID
+    q_id = Q_ID if stop_at_q else -2
     resume_at = -1  # mem_id of the node after a skipped subtree; -1 when not skipping
     # Whitespace-only text nodes (half of all nodes in indented HTML) are skipped in C.
     for node in root.traverse(include_text=True, skip_empty=True):
@@ -197,8 +213,8 @@ def text_blocks(html: str | bytes) -> list[str]:
             resume_at = following.mem_id
         elif tag_id not in non_splitting:
             owner_of_current = -1
+        elif tag_id == q_id:
+            return None
     if current:
         raw.append("".join(current))
-    if _INVISIBLE_CHARS.search("".join(raw)):
-        raw = [part.translate(_DROP_INVISIBLE) for part in raw]
-    return [block for block in (" ".join(part.split()) for part in raw) if block]
+    return raw

@@ -66,4 +66,5 @@ def test_crawl_benchmark_smoke_run(tmp_path: Path) -> None:
     ):
         assert line in done.stdout
     assert "60 comparisons" in done.stdout.split("crawl stored", 1)[1].splitlines()[0]
-    assert "exit code" not in done.stdout  # both crawls exited 0
+    assert "reparse --force / BeautifulSoup" in done.stdout
+    assert "exit code" not in done.stdout  # the crawls and the reparse exited 0

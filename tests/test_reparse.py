@@ -14,6 +14,7 @@ from db.identity import tool_id
 from db.reparse import run_reparse
 from db.store import ArchiveWriter
 from parsers import parse_page
+from parsers.layouts import comparison
 from parsers.model import Listing, ParseResult, Quote
 from tests.archive_factory import at, fetched, other
 from tests.conftest import FIXTURES
@@ -56,7 +57,7 @@ def test_reparse_heals_the_archive_and_keeps_history(
     assert run_reparse(archive, workers=1) == 0
     assert "Re-parsed 3 snapshots of 2 pages" in capsys.readouterr().err
     db = open_archive(archive)
-    assert db.execute("SELECT DISTINCT parser_version FROM snapshots").fetchall() == [("1.0.0",)]
+    assert db.execute("SELECT DISTINCT parser_version FROM snapshots").fetchall() == [(comparison.VERSION,)]
     assert db.execute("SELECT count(*) FROM verdicts WHERE text = 'garbled'").fetchone()[0] == 0
     assert db.execute("SELECT count(*) FROM listings WHERE entry_price = 'Fre'").fetchone()[0] == 0
     # Both markups of page 1 read the same: one listing row spanning both snapshots' windows.

@@ -33,16 +33,14 @@ _ATTRIBUTION_MAX = 60
 
 
 def opens_quote(block: str) -> bool:
-    return bool(block) and block[0] in _CLOSERS
+    return block[:1] in _CLOSERS
 
 
 def _closing_at(block: str, closers: str, skip_first: bool) -> int | None:
     """Index of the closing quotation mark ending ``block`` (a short attribution may follow)."""
     lowest = max(1 if skip_first else 0, len(block) - _ATTRIBUTION_MAX - 1)
-    for i in range(len(block) - 1, lowest - 1, -1):
-        if block[i] in closers:
-            return i
-    return None
+    found = max([block.rfind(closer, lowest) for closer in closers])
+    return found if found >= 0 else None
 
 
 def _take_quote(blocks: list[str], at: int) -> tuple[str | None, int]:
@@ -61,12 +59,18 @@ def _take_quote(blocks: list[str], at: int) -> tuple[str | None, int]:
 
 
 def read_quotes(
-    blocks: list[str], start: int, names: list[str], problems: list[str], bare: bool = False
+    blocks: list[str],
+    start: int,
+    names: list[str],
+    problems: list[str],
+    bare: bool = False,
+    keys: list[str | None] | None = None,
 ) -> tuple[list[str], list[int | None]]:
     """Every quote from ``start`` on, with the tool column heading seen last before each.
 
     ``bare`` reads quotes drawn without quotation marks in the text (a stylesheet adds them):
-    every long prose block is then a quote.
+    every long prose block is then a quote. ``keys``, if given, holds ``fold(block)`` for every
+    block of up to ``NAME_MAX`` characters (saves folding them again).
     """
     name_keys = {fold(name).rstrip(" :"): pos for pos, name in enumerate(names, 1) if name}
     texts: list[str] = []
@@ -79,18 +83,27 @@ def read_quotes(
             texts.append(block)
             markers.append(marker)
             widest, gap = max(widest, gap) if len(texts) > 1 else 0, 0
-        elif not bare and opens_quote(block):
-            text, at = _take_quote(blocks, at)
+        elif not bare and block[:1] in _CLOSERS:
+            if len(block) > 1 and block[-1] in _CLOSERS[block[0]]:
+                # The usual case, a quote closing in its own block: what _take_quote would find.
+                text: str | None = block[1:-1].strip()
+                at += 1
+            else:
+                text, at = _take_quote(blocks, at)
             if text is None:
                 problems.append(f"quotes: unterminated quote after {len(texts)} quotes")
                 break
             # Two quotes run together in one block ("…” “…") are split apart.
-            for piece in _QUOTE_BOUNDARY.split(text) if "”" in text else (text,):
-                texts.append(piece.strip())
+            if "”" in text:
+                for piece in _QUOTE_BOUNDARY.split(text):
+                    texts.append(piece.strip())
+                    markers.append(marker)
+            else:
+                texts.append(text)
                 markers.append(marker)
             widest, gap = max(widest, gap) if len(texts) > 1 else 0, 0
             continue
-        elif (key := fold(block).rstrip(" :") if len(block) <= NAME_MAX else "") in name_keys:
+        elif (key := _name_key(block, at, keys)) in name_keys:
             marker = name_keys[key]
         else:
             gap += 1
@@ -104,6 +117,14 @@ def read_quotes(
                 break
         at += 1
     return texts, markers
+
+
+def _name_key(block: str, at: int, keys: list[str | None] | None) -> str:
+    """How ``block`` compares with a tool name ("" for prose, which can be no name)."""
+    if len(block) > NAME_MAX:
+        return ""
+    key = keys[at] if keys is not None else None
+    return (fold(block) if key is None else key).rstrip(" :")
 
 
 def assign_seats(texts: list[str], markers: list[int | None]) -> list[Quote]:

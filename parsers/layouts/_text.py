@@ -11,4 +11,10 @@ NAME_MAX = 200
 
 def fold(text: str) -> str:
     """``text`` compared the way a reader would: case-folded, whitespace collapsed."""
-    return " ".join(text.casefold().split())
+    key = text.casefold()
+    # Text blocks arrive collapsed already: skip the split when ``key`` has nothing to collapse.
+    # (Every whitespace character but the space is unprintable, and case folding maps no
+    # character to or from whitespace.)
+    if key.isprintable() and "  " not in key and key[:1] != " " and key[-1:] != " ":
+        return key
+    return " ".join(key.split())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from parsers.layouts._scorecard import QUOTES_EXPECTED, assign_seats, opens_quote, read_quotes
 from parsers.layouts._text import NAME_MAX, fold
@@ -24,7 +25,7 @@ from parsers.model import LISTING_FIELDS, Listing, ParseResult
 from parsers.prices import parse_entry_price
 
 NAME = "comparison"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 PANEL, COMMUNITY, ENTRY = "panel ship", "community", "entry"
 LABEL_TEXT = {PANEL: "Panel ship", COMMUNITY: "Community", ENTRY: "Entry"}
@@ -47,6 +48,11 @@ _SCORECARD_MAX = len(SCORECARD) + 30
 _TITLE_MAX = 300
 _TITLE_CANDIDATES = 200
 _ENTRY_MAX = 60
+#: Short blocks (labels, values, names, "A vs B" links) recur on every page of a site: the pure
+#: readers below remember their answers for that many distinct blocks.
+_CACHE_SIZE = 4096
+_CACHED_MAX = _LABEL_MAX
+_NO_MATCH: tuple[bool, str | None] = (False, None)
 
 
 #: The last page's index, paired with that page's blocks so it is never handed to another page
@@ -76,6 +82,8 @@ class _Reading:
     """Working state of one parse: problems accumulate as the page is read."""
 
     blocks: list[str]
+    #: ``fold(block)`` for every block
+    keys: list[str]
     problems: list[str] = field(default_factory=list)
 
     def problem(self, name: str, detail: str) -> None:
@@ -89,6 +97,12 @@ def parse_percent(text: str | None) -> tuple[bool, int | None]:
     """``(readable, value)``: "100%" -> (True, 100); "—" -> (True, None); "abc" -> (False, None)."""
     if text is None:
         return False, None
+    if len(text) > _CACHED_MAX:
+        return _parse_percent(text)
+    return _parse_percent_cached(text)
+
+
+def _parse_percent(text: str) -> tuple[bool, int | None]:
     value = text.strip()
     if fold(value) in _DASHES:
         return True, None
@@ -98,10 +112,18 @@ def parse_percent(text: str | None) -> tuple[bool, int | None]:
     return True, int(match.group(1))
 
 
+_parse_percent_cached = lru_cache(maxsize=_CACHE_SIZE)(_parse_percent)
+
+
 def _label_match(block: str, label: str) -> tuple[bool, str | None]:
     """Is ``block`` the label (alone, or sharing the block with its value: "100% Panel ship")?"""
     if len(block) > _LABEL_MAX:
-        return False, None
+        return _NO_MATCH
+    return _label_match_cached(block, label)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _label_match_cached(block: str, label: str) -> tuple[bool, str | None]:
     low = fold(block).strip(_LABEL_DECORATION)
     if low == label:
         return True, None
@@ -130,6 +152,13 @@ def _word_break(text: str, at: int) -> bool:
 
 def _stat_label(block: str, label: str) -> tuple[bool, str | None]:
     """A label match whose in-block value (if any) looks like a value of that label."""
+    if len(block) > _LABEL_MAX:
+        return _NO_MATCH
+    return _stat_label_cached(block, label)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _stat_label_cached(block: str, label: str) -> tuple[bool, str | None]:
     found, value = _label_match(block, label)
     if not found or value is None:
         return found, value
@@ -145,6 +174,7 @@ def _is_scorecard(block: str) -> bool:
     return low.startswith(SCORECARD)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def _split_title(block: str) -> tuple[str, str] | None:
     parts = _VS.split(block)
     if len(parts) == 2 and parts[0].strip() and parts[1].strip():
@@ -168,24 +198,53 @@ class _Index:
     titles: list[_Title] = field(default_factory=list)
     #: key of every short block -> the last index it appears at
     last_seen: dict[str, int] = field(default_factory=dict)
+    #: ``fold(block)`` for every block
+    keys: list[str] = field(default_factory=list)
+
+
+def _fold_all(blocks: list[str]) -> list[str]:
+    """``fold(block)`` for every block: one case-folding of the whole page when the blocks are
+    collapsed already (as ``text_blocks`` makes them), else block by block."""
+    joined = "\n".join(blocks)
+    if (
+        joined.count("\n") == len(blocks) - 1
+        and "  " not in joined
+        and " \n" not in joined
+        and "\n " not in joined
+        and joined[:1] != " "
+        and joined[-1:] != " "
+        and joined.replace("\n", " ").isprintable()
+    ):
+        # Each block is words joined by single spaces, so ``fold`` is ``casefold`` (which maps no
+        # character to or from whitespace, "\n" included).
+        return joined.casefold().split("\n")
+    return [fold(block) for block in blocks]
 
 
 def _index(blocks: list[str]) -> _Index:
     cached = _LAST_INDEX[0]
     if cached is not None and cached[0] is blocks:
         return cached[1]
-    index = _Index()
+    keys = _fold_all(blocks)
+    index = _Index(keys=keys)
+    index.last_seen = {key: at for at, key in enumerate(keys) if len(blocks[at]) <= NAME_MAX}
     last = len(blocks) - 1
-    for at, block in enumerate(blocks):
+    # Only blocks naming a label, the scorecard or a "vs" can matter below: find them first.
+    wanted = [
+        at
+        for at, key in enumerate(keys)
+        if "vs" in key or PANEL in key or SCORECARD in key or "versus" in key
+    ]
+    for at in wanted:
+        block = blocks[at]
         size = len(block)
         if size > _TITLE_MAX:
             continue
-        key = fold(block)
-        if size <= NAME_MAX:
-            index.last_seen[key] = at
+        key = keys[at]
         if size <= _LABEL_MAX and PANEL in key and _stat_label(block, PANEL)[0]:
             index.panels.append(at)
-        if size <= _SCORECARD_MAX and key.rstrip(" :").startswith(SCORECARD):
+        # (stripping " :" off the end never reaches into the heading itself)
+        if size <= _SCORECARD_MAX and key.startswith(SCORECARD):
             index.scorecards.append(at)
         if key in _VS_ALONE:
             if 0 < at < last:
@@ -288,6 +347,13 @@ def _read_stat(reading: _Reading, start: int, floor: int, label: str, after: boo
 
 
 def _is_any_label(block: str) -> bool:
+    if len(block) > _LABEL_MAX:
+        return False
+    return _is_any_label_cached(block)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _is_any_label_cached(block: str) -> bool:
     return any(_label_match(block, label) == (True, None) for label in LABEL_TEXT)
 
 
@@ -295,12 +361,12 @@ def _header(
     reading: _Reading, lo: int, anchor: _Stat, sides: tuple[str, ...]
 ) -> tuple[int | None, int | None, int | None]:
     """Indexes of category, name and tagline above a tool's first stat."""
-    blocks = reading.blocks
+    blocks, keys = reading.blocks, reading.keys
     first_stat = min(i for i in (anchor.label_at, anchor.value_at) if i is not None)
     name_at = None
     side_keys = {fold(side) for side in sides}
     for i in range(first_stat - 1, lo - 1, -1):
-        if len(blocks[i]) <= NAME_MAX and fold(blocks[i]) in side_keys:
+        if len(blocks[i]) <= NAME_MAX and keys[i] in side_keys:
             name_at = i
             break
     if name_at is None:
@@ -414,12 +480,12 @@ def _tool_anchors(reading: _Reading, anchors: list[int], title: _Title) -> list[
     if len(anchors) <= 2:
         return anchors
     side_keys = {fold(side) for side in title.sides}
-    blocks = reading.blocks
+    blocks, keys = reading.blocks, reading.keys
     named = [
         at
         for at in anchors
         if any(
-            len(blocks[i]) <= NAME_MAX and fold(blocks[i]) in side_keys
+            len(blocks[i]) <= NAME_MAX and keys[i] in side_keys
             for i in range(max(title.end + 1, at - 4), at)
         )
     ]
@@ -432,7 +498,7 @@ def _tool_anchors(reading: _Reading, anchors: list[int], title: _Title) -> list[
 def parse(blocks: list[str]) -> ParseResult:
     """Read one comparison page's blocks into a ``ParseResult`` (never raises on odd input)."""
     index = _index(blocks)  # usually the one ``recognises`` just built for these very blocks
-    reading = _Reading(blocks)
+    reading = _Reading(blocks, index.keys)
     result = ParseResult(status="not_comparison", parser=NAME, parser_version=VERSION)
     scorecard_guess = _scorecard_at(index, 0)
     limit = scorecard_guess if scorecard_guess is not None else len(blocks)
@@ -455,6 +521,7 @@ def parse(blocks: list[str]) -> ParseResult:
     scorecard = _scorecard_at(index, tools[-1].end if tools else title.end + 1)
     quotes_start = scorecard + 1 if scorecard is not None else (tools[-1].end if tools else len(blocks))
     first_quote = next((i for i in range(quotes_start, len(blocks)) if opens_quote(blocks[i])), len(blocks))
+    keys = index.keys
     listings: list[Listing] = []
     for index, tool in enumerate(tools):
         if index + 1 < len(tools):
@@ -471,10 +538,10 @@ def parse(blocks: list[str]) -> ParseResult:
     if scorecard is None:
         reading.problem("quotes", "'Reviewer scorecard' heading not found")
     names = [item.name or "" for item in listings]
-    texts, markers = read_quotes(blocks, quotes_start, names, reading.problems)
-    if scorecard is not None and not any(opens_quote(b) for b in blocks[quotes_start:]):
+    texts, markers = read_quotes(blocks, quotes_start, names, reading.problems, keys=keys)
+    if scorecard is not None and first_quote == len(blocks):
         # No quotation marks anywhere after the heading: the stylesheet draws them.
-        texts, markers = read_quotes(blocks, quotes_start, names, reading.problems, bare=True)
+        texts, markers = read_quotes(blocks, quotes_start, names, reading.problems, bare=True, keys=keys)
     found = len(texts)
     if found % 2:
         reading.problem("quotes", f"odd number of quotes ({found})")

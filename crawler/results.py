@@ -1,0 +1,30 @@
+"""`FetchResult`: what happened to one URL, as plain data (defined apart from the fetcher).
+
+The writer process unpickles thousands of these; defining the class here, away from
+crawler.fetch, means the writer never imports httpx and aiohttp (half a second of CPU
+and ~20 MB per crawl). `crawler.fetch` re-exports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What happened to one URL: plain data for the writer process."""
+
+    url: str  # canonical URL that was asked for (one `pages` row per canonical URL)
+    final_url: str  # canonical URL after redirects
+    outcome: str  # "fetched" | "not_modified" | "failed" | "disallowed" | "skipped" | "gone"
+    http_status: int | None
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+    body: bytes  # raw bytes as served, after Content-Encoding (b"" unless fetched)
+    text: str | None  # decoded text for HTML (None otherwise)
+    encoding: str | None  # charset used to decode
+    kind: str  # "html" | "sitemap" | "other"
+    fetched_at: str  # ISO 8601 UTC
+    error: str | None  # one-line reason for failed / skipped / disallowed / gone
+    attempts: int = 1  # requests sent for this URL: retries and redirect hops included
