@@ -1,0 +1,61 @@
+"""`verdicts parse`: what the parser sees in one page, from a file or over HTTP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from crawler.cli import cli
+from crawler.static_server import serve_directory
+from tests.conftest import FIXTURES
+
+SLUG = "smolvlm2-turbo-vs-mistral-next-22b"
+PAGE = FIXTURES / "site" / "compare" / SLUG / "index.html"
+EXPECTED = json.loads((FIXTURES / "expected" / f"{SLUG}.json").read_text(encoding="utf-8"))
+
+
+def parse_json(*args: str) -> dict:
+    result = CliRunner().invoke(cli, ["parse", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_parse_a_file_as_json_matches_the_golden_record() -> None:
+    got = parse_json(str(PAGE))
+    assert got["status"] == "ok"
+    assert got["title"] == EXPECTED["title"]
+    assert got["quotes"] == EXPECTED["quotes"]
+
+
+def test_parse_a_legacy_encoded_file_reads_its_meta_charset(tmp_path: Path) -> None:
+    html = PAGE.read_text(encoding="utf-8").replace("<head>", '<head><meta charset="shift_jis">', 1)
+    html = html.replace("Developer Tools", "開発ツール")
+    page = tmp_path / "sjis.html"
+    page.write_bytes(html.encode("shift_jis", errors="xmlcharrefreplace"))
+    got = parse_json(str(page))
+    assert got["listings"][0]["category"] == "開発ツール"
+    assert got["quotes"] == EXPECTED["quotes"]
+
+
+def test_parse_a_url_over_loopback() -> None:
+    with serve_directory(FIXTURES / "site") as origin:
+        got = parse_json(f"{origin}/compare/{SLUG}/")
+    assert got["title"] == EXPECTED["title"]
+
+
+def test_parse_prints_a_readable_summary_and_non_comparisons_say_so() -> None:
+    runner = CliRunner()
+    page = runner.invoke(cli, ["parse", str(PAGE)])
+    assert page.exit_code == 0
+    assert "status:   ok" in page.output and "seat 4" in page.output
+    about = runner.invoke(cli, ["parse", str(FIXTURES / "site" / "about" / "index.html")])
+    assert "not_comparison" in about.output
+
+
+def test_parse_a_missing_file_is_a_one_line_error() -> None:
+    result = CliRunner().invoke(cli, ["parse", "/no/such/page.html"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Could not read /no/such/page.html")
+    assert "Traceback" not in result.output
