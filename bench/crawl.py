@@ -34,6 +34,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -94,6 +95,7 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 10.
 
 NGINX_CONF = """\
 worker_processes 1;
+worker_rlimit_nofile 16384;
 {user}pid {tmp}/nginx.pid;
 error_log stderr warn;
 events {{ worker_connections 4096; }}
@@ -113,7 +115,7 @@ http {{
     tcp_nodelay on;
     keepalive_requests 1000000;
     keepalive_timeout 120s;
-    open_file_cache max=200000 inactive=300s;
+    open_file_cache max=4096 inactive=300s;  # descriptors held open: keep under the limit
     server {{
         listen 127.0.0.1:{port} reuseport backlog=4096;
         root {root};
@@ -523,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("scrapy is not installed: the Scrapy leg is skipped (pip install scrapy)")
             args.no_scrapy = True
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (stop nginx) on kill
     workdir = Path(tempfile.mkdtemp(prefix="verdicts-crawl-bench-"))
     try:
         peaks = []

@@ -8,11 +8,15 @@ seconds, and prints pages/s for:
 - ``parse_page (selectolax/lexbor)``: the real thing (text blocks + layout + prices);
 - ``BeautifulSoup (html.parser)``: a straightforward port: a BS4 walk into the same text blocks
   (same inline/hidden rules), then the very same layout code;
+- ``BeautifulSoup text walk``: the bare BS4 baseline of issue 8 (``get_text`` over the page);
+- ``parse_page, N processes``: ``verdicts reparse``-style parsing on every core (a process pool
+  mapping ``parse_page`` over the pages, results pickled back), beside the one-core BS4 figures;
 
-and the ratio of the last two. Figures are printed, never asserted (machines differ).
+and the ratios. Figures are printed, never asserted (machines differ; other work on the machine
+slows pure-Python code more than lexbor's C, so compare ratios from one run).
 
 Usage: ``python bench/parse.py [--seconds 2.5] [--quick]``. ``--quick`` is a smoke run (one pass
-over three pages) for the test suite.
+over three pages, no process pool) for the test suite.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from multiprocessing import Pool
 from pathlib import Path
 
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
@@ -92,6 +97,11 @@ def bs4_parse_page(html: str | bytes) -> ParseResult:
     return ParseResult(status="not_comparison", parser="none", parser_version="1")
 
 
+def bs4_text_walk(html: str | bytes) -> str:
+    """The bare BeautifulSoup baseline: parse, then all of the page's text in one call."""
+    return BeautifulSoup(html, "html.parser").get_text("\n")
+
+
 def lexbor_ceiling(html: str | bytes) -> str:
     return LexborHTMLParser(html.decode("utf-8") if isinstance(html, bytes) else html).root.text()
 
@@ -107,6 +117,25 @@ def rate(func: Callable[[bytes], object], pages: list[bytes], seconds: float, qu
         elapsed = time.perf_counter() - start
         if quick or elapsed >= seconds:
             return done / elapsed
+
+
+def _status(html: bytes) -> str:
+    return parse_page(html).status
+
+
+def pool_rate(pages: list[bytes], seconds: float, processes: int) -> float:
+    """Pages per second of ``parse_page`` over ``pages`` on ``processes`` worker processes."""
+    with Pool(processes) as pool:
+        pool.map(_status, pages[:processes])  # start the workers (imports, layout discovery)
+        done = 0
+        batch = pages * max(1, round(200 / len(pages)))
+        start = time.perf_counter()
+        while True:
+            # Each worker returns the full result, as a reparse would to its writer.
+            done += len(pool.map(parse_page, batch, chunksize=16))
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds:
+                return done / elapsed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,10 +160,20 @@ def main(argv: list[str] | None = None) -> int:
     ceiling = rate(lexbor_ceiling, pages, args.seconds, args.quick)
     ours = rate(parse_page, pages, args.seconds, args.quick)
     theirs = rate(bs4_parse_page, pages, args.seconds, args.quick)
+    walk = rate(bs4_text_walk, pages, args.seconds, args.quick)
     print(f"{'lexbor text walk (ceiling)':34} {ceiling:10,.0f} pages/s")
     print(f"{'parse_page (selectolax/lexbor)':34} {ours:10,.0f} pages/s")
     print(f"{'BeautifulSoup (html.parser)':34} {theirs:10,.0f} pages/s")
+    print(f"{'BeautifulSoup text walk':34} {walk:10,.0f} pages/s")
     print(f"ratio parse_page / BeautifulSoup: {ours / theirs:.1f}x")
+    print(f"ratio parse_page / BeautifulSoup text walk: {ours / walk:.1f}x")
+    print(f"ratio parse_page / lexbor ceiling: {ours / ceiling:.2f}")
+    if not args.quick:
+        processes = os.cpu_count() or 1
+        pooled = pool_rate(pages, args.seconds, processes)
+        print(f"{f'parse_page, {processes} processes':34} {pooled:10,.0f} pages/s")
+        print(f"ratio {processes} processes / BeautifulSoup: {pooled / theirs:.1f}x")
+        print(f"ratio {processes} processes / BeautifulSoup text walk: {pooled / walk:.1f}x")
     return 0
 
 

@@ -17,6 +17,8 @@ from w3lib.url import safe_url_string
 
 _SELECTOR = "a[href], area[href], link[rel~=next][href], link[rel~=prev][href]"
 _WEB_SCHEMES = frozenset({"http", "https"})
+#: What may follow "http://" when the href names no host ("" included).
+_NO_HOST = frozenset({"", "/", "?", "#"})
 
 
 def _base(tree: LexborHTMLParser, page_url: str) -> str:
@@ -44,14 +46,41 @@ def _resolve_uncached(base: str, href: str) -> str | None:
     return url if urlsplit(url).scheme in _WEB_SCHEMES else None
 
 
+def _directory(base: str) -> str | None:
+    """``base`` cut after the last "/" of its path (no query or fragment); None if unsure.
+
+    A path-relative href ("../x/", "page-2") resolves the same from every page of a directory.
+    """
+    scheme_end = base.find("://")
+    if scheme_end <= 0:
+        return None
+    bare = base.split("#", 1)[0].split("?", 1)[0]
+    path_at = bare.find("/", scheme_end + 3)
+    return bare if path_at < 0 else bare[: bare.rfind("/") + 1]
+
+
 def _resolve(base: str, href: str) -> str | None:
     """The absolute http(s) URL `href` points to from `base`, without fragment; else None."""
-    if href.startswith(("http://", "https://", "mailto:", "javascript:", "tel:")):
-        return _absolute("", href)
-    if href.startswith("/") and not href.startswith("//"):
-        scheme, _, rest = base.partition("://")
+    if href.startswith(("mailto:", "javascript:", "tel:")):
+        return _absolute("", href)  # never a web link, whatever the base
+    first = href[:1]
+    scheme, _, rest = base.partition("://")
+    if first == "/" and href[1:2] != "/":
         return _absolute(f"{scheme}://{rest.split('/', 1)[0]}", href)
+    if href.startswith(("http://", "https://")) and href.split("//", 1)[1][:1] not in _NO_HOST:
+        # With a host of its own, only whether the base's scheme matches can change the result.
+        return _absolute(f"{scheme}://{rest.split('/', 1)[0]}", href)
+    if (first.isalnum() or first == ".") and ":" not in href.split("/", 1)[0]:
+        directory = _directory(base)
+        if directory is not None:
+            return _relative(directory, href)
     return _resolve_uncached(base, href)
+
+
+@lru_cache(maxsize=4096)
+def _relative(directory: str, href: str) -> str | None:
+    """`_resolve` for a path-relative href (cached per directory: sibling pages share links)."""
+    return _resolve_uncached(directory, href)
 
 
 def extract_links(html: str | bytes, base_url: str) -> list[str]:
@@ -61,11 +90,13 @@ def extract_links(html: str | bytes, base_url: str) -> list[str]:
     tree = LexborHTMLParser(html)
     base = _base(tree, base_url)
     seen: set[str] = set()
+    seen_hrefs: set[str] = set()  # an href repeated on the page resolves the same: skip it
     links: list[str] = []
     for node in tree.css(_SELECTOR):
         href = node.attributes.get("href")
-        if not href:
+        if not href or href in seen_hrefs:
             continue
+        seen_hrefs.add(href)
         href = strip_html5_whitespace(href)
         if not href or href.startswith("#"):
             continue

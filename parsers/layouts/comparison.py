@@ -82,8 +82,8 @@ class _Reading:
     """Working state of one parse: problems accumulate as the page is read."""
 
     blocks: list[str]
-    #: ``fold(block)`` for every block
-    keys: list[str]
+    #: ``fold(block)`` for every block of up to ``_TITLE_MAX`` characters, else None
+    keys: list[str | None]
     problems: list[str] = field(default_factory=list)
 
     def problem(self, name: str, detail: str) -> None:
@@ -198,49 +198,32 @@ class _Index:
     titles: list[_Title] = field(default_factory=list)
     #: key of every short block -> the last index it appears at
     last_seen: dict[str, int] = field(default_factory=dict)
-    #: ``fold(block)`` for every block
-    keys: list[str] = field(default_factory=list)
-
-
-def _fold_all(blocks: list[str]) -> list[str]:
-    """``fold(block)`` for every block: one case-folding of the whole page when the blocks are
-    collapsed already (as ``text_blocks`` makes them), else block by block."""
-    joined = "\n".join(blocks)
-    if (
-        joined.count("\n") == len(blocks) - 1
-        and "  " not in joined
-        and " \n" not in joined
-        and "\n " not in joined
-        and joined[:1] != " "
-        and joined[-1:] != " "
-        and joined.replace("\n", " ").isprintable()
-    ):
-        # Each block is words joined by single spaces, so ``fold`` is ``casefold`` (which maps no
-        # character to or from whitespace, "\n" included).
-        return joined.casefold().split("\n")
-    return [fold(block) for block in blocks]
+    #: ``fold(block)`` for every block of up to ``_TITLE_MAX`` characters, else None
+    keys: list[str | None] = field(default_factory=list)
 
 
 def _index(blocks: list[str]) -> _Index:
     cached = _LAST_INDEX[0]
     if cached is not None and cached[0] is blocks:
         return cached[1]
-    keys = _fold_all(blocks)
+    # Long blocks (descriptions, quotes) are prose: no label, heading or title is that long.
+    keys = [fold(block) if len(block) <= _TITLE_MAX else None for block in blocks]
     index = _Index(keys=keys)
-    index.last_seen = {key: at for at, key in enumerate(keys) if len(blocks[at]) <= NAME_MAX}
+    index.last_seen = {
+        key: at for at, key in enumerate(keys) if key is not None and len(blocks[at]) <= NAME_MAX
+    }
     last = len(blocks) - 1
     # Only blocks naming a label, the scorecard or a "vs" can matter below: find them first.
     wanted = [
         at
         for at, key in enumerate(keys)
-        if "vs" in key or PANEL in key or SCORECARD in key or "versus" in key
+        if key is not None and ("vs" in key or PANEL in key or SCORECARD in key or "versus" in key)
     ]
     for at in wanted:
         block = blocks[at]
         size = len(block)
-        if size > _TITLE_MAX:
-            continue
         key = keys[at]
+        assert key is not None
         if size <= _LABEL_MAX and PANEL in key and _stat_label(block, PANEL)[0]:
             index.panels.append(at)
         # (stripping " :" off the end never reaches into the heading itself)
@@ -485,8 +468,7 @@ def _tool_anchors(reading: _Reading, anchors: list[int], title: _Title) -> list[
         at
         for at in anchors
         if any(
-            len(blocks[i]) <= NAME_MAX and keys[i] in side_keys
-            for i in range(max(title.end + 1, at - 4), at)
+            len(blocks[i]) <= NAME_MAX and keys[i] in side_keys for i in range(max(title.end + 1, at - 4), at)
         )
     ]
     if len(named) == 2:
