@@ -25,6 +25,7 @@ FIXTURES = ROOT / "fixtures"
 SITE = FIXTURES / "site"
 EXPECTED = FIXTURES / "expected"
 SEEDS = FIXTURES / "data" / "seeds"
+COMPARISONS = FIXTURES / "data" / "comparisons.json"
 BLOCK_TAGS = {
     "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
     "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "li", "main",
@@ -127,15 +128,45 @@ def test_seed_pages_use_entities_a_parser_must_decode(summary: dict) -> None:
         assert entity in raw
 
 
+def documented_overrides() -> dict[tuple[str, int, int], dict]:
+    """The quote_overrides of comparisons.json, keyed by (page title, position, seat)."""
+    entries = json.loads(COMPARISONS.read_text("utf-8"))["comparisons"]
+    return {
+        (" vs ".join(entry["tools"]), item["position"], item["seat"]): item
+        for entry in entries
+        for item in entry.get("quote_overrides", [])
+    }
+
+
+def test_override_data_documents_one_correction_and_one_misattribution(summary: dict) -> None:
+    overrides = documented_overrides()
+    kinds = sorted(item["kind"] for item in overrides.values())
+    assert kinds == ["correction", "misattribution"]
+    assert all(item["why"].strip() for item in overrides.values())
+    titles = {json.loads(p.read_text("utf-8"))["title"]: p.stem for p in EXPECTED.glob("*-vs-*.json")}
+    for title, _, _ in overrides:
+        assert title in titles and titles[title] not in summary["seed_slugs"], title
+        assert f"/compare/{titles[title]}/" in summary["crawlable_comparisons"], title
+    seeds = json.loads(COMPARISONS.read_text("utf-8"))["comparisons"]
+    assert not [entry for entry in seeds if "seed" in entry and "quote_overrides" in entry]
+    assert "## Quote overrides" in (FIXTURES / "data" / "README.md").read_text("utf-8")
+
+
 def test_each_tool_repeats_its_four_quotes_verbatim_everywhere(comparison_paths: list[str]) -> None:
     seen: dict[tuple[str, int], set[str]] = defaultdict(set)
     positions: dict[str, set[int]] = defaultdict(set)
+    overrides = documented_overrides()
+    overridden: dict[tuple[str, int, int], str] = {}
     for path in comparison_paths:
         found = read_page(path)
         names = [item["name"] for item in found["listings"]]
         assert len(names) == 2 and len(found["quotes"]) == 8, path
         for i, quote in enumerate(found["quotes"]):
             assert quote.startswith("“") and quote.endswith("”"), (path, i)
+            key = (found["title"], i % 2 + 1, i // 2 + 1)
+            if key in overrides:  # a documented deviation: checked below instead
+                overridden[key] = quote
+                continue
             seen[(names[i % 2], i // 2 + 1)].add(quote)
             positions[names[i % 2]].add(i % 2 + 1)
     assert all(len(texts) == 1 for texts in seen.values()), "a tool's quote differs between pages"
@@ -143,6 +174,17 @@ def test_each_tool_repeats_its_four_quotes_verbatim_everywhere(comparison_paths:
     for tool in tools:
         four = [next(iter(seen[(tool, seat)])) for seat in range(1, 5)]
         assert len(set(four)) == 4, f"{tool}: seats share a quote"
+    assert set(overridden) == set(overrides), "a documented override is on no crawled page"
+    owners = {next(iter(texts)): tool for (tool, _), texts in seen.items()}
+    for (title, position, seat), quote in overridden.items():
+        tool = title.split(" vs ")[position - 1]
+        own = next(iter(seen[(tool, seat)]))
+        assert quote == f"“{overrides[(title, position, seat)]['text']}”" and quote != own
+        if overrides[(title, position, seat)]["kind"] == "misattribution":
+            assert owners.get(quote) not in (None, tool), f"{title}: not another tool's quote"
+        else:
+            assert quote not in owners, f"{title}: a correction must be new text"
+            assert len(set(quote.split()) ^ set(own.split())) <= 6, f"{title}: more than a small edit"
     both_sides = [tool for tool, sides in positions.items() if sides == {1, 2}]
     assert len(both_sides) >= 5, "tools should appear as tool 1 on some pages and tool 2 on others"
     titles = {read_page(path)["title"] for path in comparison_paths}
