@@ -27,11 +27,11 @@ import tempfile
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from crawler.results import FetchResult
 from db.archive import open_archive
 from db.identity import comparison_id, page_id, text_key, tool_id, verdict_id
 from db.ingest import cached_tool_id, verdict_keys
@@ -55,21 +55,6 @@ CHROME = (
     " ship daily. We compare them before you waste an afternoon.</p><form><input name=email>"
     "</form></aside>" * 6
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Fetch:
-    url: str
-    final_url: str
-    outcome: str
-    http_status: int | None
-    content_type: str | None
-    etag: str | None
-    last_modified: str | None
-    body: bytes
-    encoding: str | None
-    fetched_at: str
-    error: str | None
 
 
 class Stream:
@@ -103,7 +88,7 @@ class Stream:
             return edit[1]
         return self.quotes[tool][seat]
 
-    def __iter__(self) -> Iterator[tuple[Fetch, ParseResult]]:
+    def __iter__(self) -> Iterator[tuple[FetchResult, ParseResult]]:
         rng = random.Random(7)
         for i in range(self.pages):
             a, b = rng.sample(range(TOOLS), 2)
@@ -120,7 +105,12 @@ class Stream:
             seconds = i // 10
             day, hour, minute = 1 + seconds // 86400, seconds // 3600 % 24, seconds // 60 % 60
             when = f"2026-11-{day:02d}T{hour:02d}:{minute:02d}:{seconds % 60:02d}.{i % 10}00000+00:00"
-            yield Fetch(url, url, "fetched", 200, "text/html", None, None, body, "utf-8", when, None), parse
+            yield (
+                FetchResult(
+                    url, url, "fetched", 200, "text/html", None, None, body, None, "utf-8", "html", when, None
+                ),
+                parse,
+            )
 
     def _listing(self, position: int, tool: int) -> Listing:
         price = 5 + tool % 40
@@ -152,8 +142,8 @@ class Stream:
         return "".join(parts).encode("utf-8")
 
 
-def batches(stream: Stream) -> Iterator[list[tuple[Fetch, ParseResult]]]:
-    batch: list[tuple[Fetch, ParseResult]] = []
+def batches(stream: Stream) -> Iterator[list[tuple[FetchResult, ParseResult]]]:
+    batch: list[tuple[FetchResult, ParseResult]] = []
     for item in stream:
         batch.append(item)
         if len(batch) == BATCH:

@@ -42,14 +42,7 @@ from db import crawl_log, frontier
 #: the time bound keeps a slow crawl's pages from waiting long for their commit.
 BATCH_PAGES = 500
 BATCH_SECONDS = 1.0
-COUNTER_FIELDS = (
-    "pages_fetched",
-    "pages_not_modified",
-    "pages_failed",
-    "comparisons_new",
-    "comparisons_changed",
-    "verdicts_new",
-)
+COUNTER_FIELDS = crawl_log.COUNTERS
 #: Outcomes after which a URL needs another try when the crawl is resumed.
 RETRY_OUTCOMES = frozenset({"failed", "skipped"})
 

@@ -6,27 +6,13 @@ parser's contract) and fetch results as a plain dataclass with FetchResult's fie
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from crawler.results import FetchResult
 from parsers.model import Listing, ParseResult, Quote
 
-
-@dataclass(frozen=True, slots=True)
-class Fetch:
-    url: str
-    final_url: str
-    outcome: str
-    http_status: int | None
-    content_type: str | None
-    etag: str | None
-    last_modified: str | None
-    body: bytes
-    text: str | None
-    encoding: str | None
-    kind: str
-    fetched_at: str
-    error: str | None
-    attempts: int = 1
+#: Tests store the crawler's own record type (plain data, importable without the fetcher).
+Fetch = FetchResult
 
 
 def at(day: int, hour: int = 12) -> str:
