@@ -287,7 +287,13 @@ def run_script(db: Database, script: str) -> None:
 
 
 def apply_migrations(db: Database) -> list[str]:
-    """Bring `db` up to the current schema; returns the names of the steps applied."""
+    """Bring `db` up to the current schema; returns the names of the steps applied.
+
+    Views are then brought to their current definitions (`db.views.sync_views`).
+    """
+    from db.views import sync_views
+
     pending = [m.name for m in migrations.pending(db)]
     migrations.apply(db)
+    sync_views(db)
     return pending

@@ -6,9 +6,12 @@ comparison, price moves, verdicts that appeared or vanished between two crawls o
 site, attribution conflicts, reuse counts, parse health — so nobody has to rewrite the
 "latest complete row per (comparison, position)" logic by hand.
 
-Views are created by a numbered migration (`0005_views`). A view definition, once
-released, is never edited in place: a change is a new migration that drops and
-re-creates the view from a new constant here.
+Views hold no data, so they are not frozen the way tables are: numbered migrations
+create them once, and `sync_views` (run after the migrations every time an archive is
+opened for writing) re-creates any view whose stored definition differs from the one
+here. An archive made by an older release therefore always answers with the current
+definitions, never with whatever was current when its `0005_views` step ran. What must
+never change is the contract analysts' SQL relies on: view names and columns only grow.
 """
 
 from __future__ import annotations
@@ -158,16 +161,22 @@ WHERE c.gone_crawl_id = cp.crawl_id
    )
 """,
     "verdict_conflicts": """
-WITH tool_conflicts AS (
-    SELECT text_key FROM verdicts GROUP BY text_key HAVING count(DISTINCT tool_id) > 1
-),
-seat_conflicts AS (
-    SELECT verdict_id FROM verdict_appearances
+WITH conflicts AS (
+    -- the same words filed under more than one tool (a misattribution) ...
+    SELECT 'different tools' AS conflict, v.id AS verdict_id
+    FROM verdicts v
+    WHERE v.text_key IN (
+        SELECT text_key FROM verdicts GROUP BY text_key HAVING count(DISTINCT tool_id) > 1
+    )
+    UNION ALL
+    -- ... or one verdict standing in different reviewer rows on different pages
+    SELECT 'different seats', verdict_id
+    FROM verdict_appearances
     GROUP BY verdict_id HAVING count(DISTINCT reviewer_seat) > 1
 )
 SELECT
     v.text_key,
-    'different tools' AS conflict,
+    k.conflict,
     v.id AS verdict_id,
     v.tool_id,
     t.name AS tool_name,
@@ -177,26 +186,8 @@ SELECT
     v.text,
     a.first_seen,
     a.last_seen
-FROM tool_conflicts tc
-JOIN verdicts v ON v.text_key = tc.text_key
-JOIN tools t ON t.id = v.tool_id
-JOIN verdict_appearances a ON a.verdict_id = v.id
-JOIN comparisons c ON c.id = a.comparison_id
-UNION ALL
-SELECT
-    v.text_key,
-    'different seats' AS conflict,
-    v.id AS verdict_id,
-    v.tool_id,
-    t.name AS tool_name,
-    a.reviewer_seat,
-    a.comparison_id,
-    c.url,
-    v.text,
-    a.first_seen,
-    a.last_seen
-FROM seat_conflicts sc
-JOIN verdicts v ON v.id = sc.verdict_id
+FROM conflicts k
+JOIN verdicts v ON v.id = k.verdict_id
 JOIN tools t ON t.id = v.tool_id
 JOIN verdict_appearances a ON a.verdict_id = v.id
 JOIN comparisons c ON c.id = a.comparison_id
@@ -238,8 +229,31 @@ WHERE s.parse_status IS NOT NULL
 }
 
 
+def view_sql(name: str) -> str:
+    """The statement that creates view ``name``, exactly as SQLite stores it in sqlite_master."""
+    return f"CREATE VIEW [{name}] AS {VIEWS[name].strip()}"
+
+
 def create_views(db: Database, names: list[str] | None = None) -> None:
     """Create (or re-create) the named views, inside the caller's transaction."""
     for name in names or list(VIEWS):
         db.execute(f"DROP VIEW IF EXISTS [{name}]")
-        db.execute(f"CREATE VIEW [{name}] AS {VIEWS[name].strip()}")
+        db.execute(view_sql(name))
+
+
+def stale_views(db: Database) -> list[str]:
+    """Views that are missing or whose stored definition is not the current one."""
+    stored = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'").fetchall())
+    return [name for name in VIEWS if stored.get(name) != view_sql(name)]
+
+
+def sync_views(db: Database) -> list[str]:
+    """Bring every view to its current definition in one transaction; returns those re-created.
+
+    Costs one read of sqlite_master when nothing changed, so it runs on every open.
+    """
+    stale = stale_views(db)
+    if stale:
+        with db.atomic():
+            create_views(db, stale)
+    return stale

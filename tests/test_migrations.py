@@ -11,6 +11,7 @@ from db.archive import connect, open_archive
 from db.identity import comparison_id, page_id, text_key, tool_id, verdict_id
 from db.migrations import migrations
 from db.store import ArchiveWriter
+from db.views import stale_views, sync_views, view_sql
 from tests.archive_factory import at, comparison, fetched
 
 URL = "https://example.test/compare/alpha-vs-beta"
@@ -173,3 +174,30 @@ def test_opening_twice_applies_nothing_new(archive_path: Path) -> None:
     open_archive(archive_path).close()
     db = open_archive(archive_path)
     assert db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(migrations._migrations)
+
+
+def test_an_archive_with_an_outdated_view_gets_the_current_definition(archive_path: Path) -> None:
+    """An archive whose view was created by an older release answers with today's view."""
+    open_archive(archive_path).close()
+    old = connect(archive_path)
+    old.execute("DROP VIEW price_changes")
+    old.execute("CREATE VIEW price_changes AS SELECT 1 AS only_column")
+    old.execute("DROP VIEW parse_health")  # and one a release never created
+    old.conn.commit()
+    assert stale_views(old) == ["price_changes", "parse_health"]
+    old.close()
+
+    db = open_archive(archive_path)
+    assert stale_views(db) == []
+    stored = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'").fetchall())
+    assert stored["price_changes"] == view_sql("price_changes")
+    assert "tool_id" in db["price_changes"].columns_dict
+    assert "only_column" not in db["price_changes"].columns_dict
+    assert "parse_health" in db.view_names()
+
+
+def test_syncing_current_views_writes_nothing(archive_path: Path) -> None:
+    db = open_archive(archive_path)
+    before = db.execute("PRAGMA schema_version").fetchone()[0]
+    assert sync_views(db) == []
+    assert db.execute("PRAGMA schema_version").fetchone()[0] == before
