@@ -30,6 +30,7 @@ from datasette.plugins import DEFAULT_PLUGINS, pm
 from datasette.utils.asgi import Forbidden, Response
 
 from db.archive import open_archive
+from db.publish_links import ID_LINKS
 from db.publish_stream import send_whole_relation, whole_relation_request
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,8 @@ class ReadOnlyGuard:
 
 
 READ_ONLY_GUARD = ReadOnlyGuard()
+#: The project's own plugins, registered on every Datasette it makes.
+OUR_PLUGINS = (READ_ONLY_GUARD, ID_LINKS)
 
 
 def load_metadata(path: Path = METADATA_PATH) -> dict[str, Any]:
@@ -138,7 +141,7 @@ def disable_unlisted_plugins(allowed: frozenset[str] = ALLOWED_PLUGINS) -> list[
     disabled = []
     for plugin in list(pm.get_plugins()):
         name = getattr(plugin, "__name__", repr(plugin))
-        if name in DEFAULT_PLUGINS or name in allowed or plugin is READ_ONLY_GUARD:
+        if name in DEFAULT_PLUGINS or name in allowed or plugin in OUR_PLUGINS:
             continue
         pm.unregister(plugin)
         disabled.append(name)
@@ -204,8 +207,9 @@ def make_datasette(
     if not immutable:
         open_archive(path).close()
     disable_unlisted_plugins()
-    if not pm.is_registered(READ_ONLY_GUARD):
-        pm.register(READ_ONLY_GUARD, name=READ_ONLY_GUARD.__name__)
+    for plugin in OUR_PLUGINS:
+        if not pm.is_registered(plugin):
+            pm.register(plugin, name=plugin.__name__)
     ds = Datasette(
         memory=False,
         metadata=metadata_for(archive_tables(path)),

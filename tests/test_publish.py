@@ -25,6 +25,7 @@ from db.identity import comparison_id, page_id, pair_key, text_key, tool_id, ver
 from db.publish import (
     ALLOWED_PLUGINS,
     DATABASE_NAME,
+    OUR_PLUGINS,
     ArchiveNotFound,
     disable_unlisted_plugins,
     load_metadata,
@@ -485,6 +486,25 @@ async def test_problem_pages_by_crawl(ds: Datasette) -> None:
 # --- search, CSV, charts ----------------------------------------------------------------
 
 
+async def test_ids_in_canned_queries_and_views_link_to_their_rows(ds: Datasette) -> None:
+    data = await get_json(ds, f"/{DATABASE_NAME}/most_repeated_verdicts.json?_shape=objects")
+    top = data["rows"][0]["verdict_id"]
+    page = (await ds.client.get(f"/{DATABASE_NAME}/most_repeated_verdicts")).text
+    assert f'<a href="/{DATABASE_NAME}/verdicts/{top}">{top}</a>' in page
+    # the row it links to exists
+    assert (await ds.client.get(f"/{DATABASE_NAME}/verdicts/{top}")).status_code == 200
+
+    view = (await ds.client.get(f"/{DATABASE_NAME}/current_comparisons")).text
+    cursor = tool_id("Cursor")
+    assert f'<a href="/{DATABASE_NAME}/tools/{cursor}">{cursor}</a>' in view
+
+
+async def test_table_pages_keep_datasettes_foreign_key_links(ds: Datasette) -> None:
+    page = (await ds.client.get(f"/{DATABASE_NAME}/verdicts?tool_id={tool_id('Cursor')}")).text
+    # Datasette shows the tool's name as the link text, not the bare id
+    assert f'<a href="/{DATABASE_NAME}/tools/{tool_id("Cursor")}">Cursor</a>' in page
+
+
 async def test_search_finds_a_verdict_and_a_tool(ds: Datasette) -> None:
     verdicts = await get_json(ds, f"/{DATABASE_NAME}/verdicts.json?_search=rewritten&_shape=objects")
     assert [row["text"] for row in verdicts["rows"]] == [quote("Cursor", 1, 2)]
@@ -624,7 +644,7 @@ async def test_plugins_cannot_write(ds: Datasette, sample_path: Path) -> None:
         await ds.get_database(DATABASE_NAME).execute_write("DELETE FROM tools")
     assert sql_rows(sample_path, "select count(*) from tools") == before
     plugins = {p["name"].replace("-", "_") for p in await get_json(ds, "/-/plugins.json")}
-    assert plugins <= {*ALLOWED_PLUGINS, "verdict_archive_read_only"}
+    assert plugins <= {*ALLOWED_PLUGINS, *(plugin.__name__ for plugin in OUR_PLUGINS)}
 
 
 def test_unlisted_plugins_are_disabled() -> None:
