@@ -514,6 +514,19 @@ async def test_search_finds_a_verdict_and_a_tool(ds: Datasette) -> None:
     assert 'name="_search"' in page.text
 
 
+async def test_search_verdicts_ranks_matches_by_relevance(ds: Datasette, sample_path: Path) -> None:
+    params = urlencode({"q": "Cursor ship", "_shape": "objects"})
+    rows = (await get_json(ds, f"/{DATABASE_NAME}/search_verdicts.json?{params}"))["rows"]
+    every = sql_rows(sample_path, "select id, text from verdicts")
+    wanted = {vid for vid, text in every if {"cursor", "ship"} <= set(re.findall(r"\w+", text.lower()))}
+    assert wanted and {row["verdict_id"] for row in rows} == wanted
+    relevance = [row["relevance"] for row in rows]
+    assert relevance == sorted(relevance)  # bm25: lower is a better match
+    phrase = urlencode({"q": '"still a ship"', "_shape": "objects"})
+    rows = (await get_json(ds, f"/{DATABASE_NAME}/search_verdicts.json?{phrase}"))["rows"]
+    assert [row["text"] for row in rows] == [quote("Cursor", 1, 2)]
+
+
 def test_search_box_only_where_the_index_exists() -> None:
     metadata = metadata_for(existing={"verdicts", "tools", "tools_fts"})
     tables = metadata["databases"][DATABASE_NAME]["tables"]
