@@ -1,8 +1,4 @@
 """verdict-archive's fetching side: discovery, polite fetching, scheduling and the CLI."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("verdict-archive")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0.0.0"
+#: The release (pyproject.toml reads it from here); part of the crawler's User-Agent.
+__version__ = "0.2.0"

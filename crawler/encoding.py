@@ -17,11 +17,10 @@ from __future__ import annotations
 import codecs
 import re
 
-from charset_normalizer import from_bytes
-
 __all__ = [
     "charset_from_content_type",
     "decode_html",
+    "html_encoding",
     "kind_from_content_type",
     "meta_charset",
     "normalize_charset",
@@ -136,6 +135,8 @@ def _detect(body: bytes) -> str:
         pass
     else:
         return "utf-8"
+    from charset_normalizer import from_bytes  # only for pages that are not UTF-8 (import: ~25 ms)
+
     matches = from_bytes(body[:65536])
     best = matches.best()
     if best is None:
@@ -154,10 +155,16 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
     Evidence in order: HTTP charset, `<meta>` charset (first 4 KB), byte-order mark, detection.
     Undecodable bytes become U+FFFD rather than failing; a leading BOM is never part of the text.
     """
-    encoding = (
+    encoding = html_encoding(body, content_type)
+    return decode_as(body, encoding), encoding
+
+
+def html_encoding(body: bytes, content_type: str | None) -> str:
+    """The codec `decode_html` reads `body` with, without decoding it (the crawl engine sends
+    only bytes and the codec on; the writer decodes)."""
+    return (
         charset_from_content_type(content_type) or meta_charset(body) or _bom_charset(body) or _detect(body)
     )
-    return decode_as(body, encoding), encoding
 
 
 def decode_as(body: bytes, encoding: str) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import multiprocessing
 import pickle
@@ -34,7 +33,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -42,15 +42,20 @@ from crawler.config import Settings, Site
 from crawler.lock import ArchiveLock, CrawlLocked
 from crawler.progress import Progress, format_summary
 from crawler.urls import Scope, host_matches, host_of, origin_of, try_canonicalize
-from crawler.writer import WriterReport
 from db import crawl_log, frontier
 from db.frontier import Entry
+
+if TYPE_CHECKING:
+    from crawler.writer import WriterReport
 
 EXIT_OK, EXIT_FAILED, EXIT_DEGRADED, EXIT_STOPPED = 0, 1, 2, 130
 _EXIT = {"completed": EXIT_OK, "failed": EXIT_FAILED, "degraded": EXIT_DEGRADED}
 #: Results waiting for the pipe; bounds memory whatever the site's size.
 OUT_QUEUE_ITEMS = 256
 SEND_CHUNK_ITEMS = 64
+#: Frontier entries per "add" message, and at most about this many per pipe message: a
+#: 30,000-URL sitemap sent as one message cost ~14 MB of pickling at the crawl's peak.
+ADD_CHUNK_ENTRIES = 1000
 MAX_FAILURES_KEPT = 1000
 #: How long the writer may take to store its last batch once the fetching is over.
 WRITER_FINISH_SECONDS = 300.0
@@ -161,7 +166,6 @@ def _crawl_locked(
     progress: Progress | None,
 ) -> CrawlReport:
     from db.archive import open_archive
-    from db.store import ArchiveWriter
 
     report = CrawlReport(site_name=site.name, site=crawl_log.site_key(starts))
     scope = Scope(site.scope_hosts, site.include, site.exclude)
@@ -170,7 +174,6 @@ def _crawl_locked(
         db = open_archive(settings.db_path)
         begun = crawl_log.begin(db, report.site, starts)
         report.crawl_id, report.resumed_from = begun.crawl_id, begun.resumed_from
-        validators = ArchiveWriter(db, None).validators()
         if begun.resumed_from is not None:
             seeds, known = frontier.load(db, begun.crawl_id)
             fresh = False
@@ -190,6 +193,7 @@ def _crawl_locked(
     child_conn.close()
     progress = progress or Progress(site.name)
     started, cpu_started = time.monotonic(), time.process_time()
+    validators = Validators(settings.db_path)
     loop = _Loop(settings, site, scope, conn, validators, progress, stop, report)
     try:
         asyncio.run(loop.run(seeds, known, fresh, starts))
@@ -205,6 +209,7 @@ def _crawl_locked(
             _close_failed(settings, report, f"crawl aborted: {type(error).__name__}: {error}")
         raise
     finally:
+        validators.close()
         progress.close()
         report.seconds = time.monotonic() - started
         report.cpu_seconds = time.process_time() - cpu_started
@@ -220,6 +225,40 @@ def known_pages(db: Any, scope: Scope) -> list[str]:
         return []
     rows = db.conn.execute("SELECT url FROM pages WHERE status != 'gone' ORDER BY url")
     return [url for (url,) in rows if scope.allows(url)]
+
+
+class Validators:
+    """ETag / Last-Modified of archived pages, looked up per URL when it is fetched.
+
+    One indexed SELECT per page costs a few microseconds; holding every page's validators
+    in a dict cost ~300 bytes per archived page for the whole crawl (issue 8: flat memory).
+    A plain read-only sqlite3 connection, out of any transaction between lookups (WAL: the
+    writer process is never blocked).
+    """
+
+    _SQL = (
+        "SELECT etag, last_modified FROM pages WHERE url = ? AND status = 'ok' "
+        "AND (etag IS NOT NULL OR last_modified IS NOT NULL)"
+    )
+
+    def __init__(self, db_path: str | Path) -> None:
+        self._conn: sqlite3.Connection | None = sqlite3.connect(db_path)
+        self._conn.execute("PRAGMA query_only = 1")
+        self._has_pages = bool(
+            self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'pages'").fetchall()
+        )
+
+    def get(self, url: str) -> tuple[str | None, str | None]:
+        """(ETag, Last-Modified) stored for `url`; (None, None) if it has none."""
+        if not self._has_pages or self._conn is None:
+            return None, None
+        rows = self._conn.execute(self._SQL, (url,)).fetchall()
+        return rows[0] if rows else (None, None)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 class WriterProcess:
@@ -297,8 +336,8 @@ def _conclude(
     if kind == "finished":
         report.writer = payload
         report.counts = dict(payload.counts)
-    else:
-        error = f"storing failed: {payload}"
+    else:  # when the loop could not reach the writer, that is the cause to report
+        error = loop.error or f"storing failed: {payload}"
     if error is None and loop.error:
         error = loop.error
     reached = sum(report.outcomes.get(o, 0) for o in REACHED)
@@ -346,6 +385,15 @@ def _internal_failure(entry: Entry, error: Exception) -> Any:
     )  # fmt: skip
 
 
+def _weight(item: tuple[Any, ...]) -> int:
+    """How much a pipe item weighs, in frontier entries: chunks stay small to pickle."""
+    if item[0] == "add":
+        return len(item[1])
+    if item[0] == "result":
+        return 1 + len(item[2])
+    return 1
+
+
 class _Loop:
     """The asyncio side of one crawl: workers, discovery and the sender to the writer."""
 
@@ -355,7 +403,7 @@ class _Loop:
         site: Site,
         scope: Scope,
         conn: Connection,
-        validators: dict[str, tuple[str | None, str | None]],
+        validators: Validators,
         progress: Progress,
         stop: threading.Event,
         report: CrawlReport,
@@ -368,8 +416,10 @@ class _Loop:
         self.progress = progress
         self.stop = stop
         self.report = report
-        self.seen: set[str] = set()
-        self.judged: set[str] = set()
+        # hash(url), not the URL: a str costs ~120 bytes for the whole crawl, its hash a
+        # quarter of that (64-bit SipHash: a collision among a million URLs ~ 1e-8)
+        self.seen: set[int] = set()
+        self.judged: set[int] = set()
         self.queue: asyncio.Queue[Entry] = asyncio.Queue()
         self.out: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(OUT_QUEUE_ITEMS)
         self.idle: set[asyncio.Task[None]] = set()
@@ -404,7 +454,8 @@ class _Loop:
                 if not any(r.reachable for r in rules):
                     self.error = f"robots.txt unreachable for every host ({rules[0].error})"
                     return
-                self.seen |= known
+                self.seen.update(map(hash, known))
+                del known
                 if fresh:
                     first = [entry.url for entry in seeds]  # start URLs, then archived pages
                     seeds = self._admit(first, 0, "html", False)
@@ -412,7 +463,7 @@ class _Loop:
                         sitemaps = await fetcher.sitemaps_for(origin)
                         urls = [*sitemaps, f"{origin}/sitemap.xml"]
                         seeds += self._admit(urls, 0, "sitemap", False)
-                    await self.out.put(("add", seeds))
+                    await self._put_adds(seeds)
                 else:  # resumed: the scope may have been narrowed since
                     seeds = [e for e in seeds if e.kind == "sitemap" or self.scope.allows(e.url)]
                 for entry in seeds:
@@ -463,20 +514,26 @@ class _Loop:
                 self.report.requests += 1
                 etag, modified = (None, None)
                 if entry.kind == "html":
-                    etag, modified = self.validators.get(entry.url, (None, None))
+                    etag, modified = self.validators.get(entry.url)
                 try:
+                    # bytes only (the writer decodes them): half the bytes through the pipe
                     result = await fetcher.fetch(
-                        entry.url, etag=etag, last_modified=modified, kind_hint=entry.kind
+                        entry.url, etag=etag, last_modified=modified, kind_hint=entry.kind, decode=False
                     )
                     found = self._discover(result, entry)
                 except Exception as error:  # a bug on one URL must not stall the crawl
                     result, found = _internal_failure(entry, error), []
-                if result.text is not None:  # the writer decodes the body again: half the bytes to send
-                    result = dataclasses.replace(result, text=None)
+                if len(found) > ADD_CHUNK_ENTRIES:  # a sitemap: its URLs go in smaller messages
+                    await self._put_adds(found)
+                    found = []
                 await self.out.put(("result", result, found, entry.kind == "html"))
                 self._count(result)
             finally:
                 self.queue.task_done()
+
+    async def _put_adds(self, entries: list[Entry]) -> None:
+        for at in range(0, len(entries), ADD_CHUNK_ENTRIES):
+            await self.out.put(("add", entries[at : at + ADD_CHUNK_ENTRIES]))
 
     def _count(self, result: Any) -> None:
         outcomes = self.report.outcomes
@@ -488,7 +545,7 @@ class _Loop:
     def _discover(self, result: Any, entry: Entry) -> list[Entry]:
         """New in-scope URLs from a fetched sitemap or HTML page; queued here, returned for the frontier."""
         if result.final_url and result.final_url != result.url:
-            self.seen.add(result.final_url)
+            self.seen.add(hash(result.final_url))
         if result.outcome != "fetched":
             return []
         depth = entry.depth + 1
@@ -499,9 +556,13 @@ class _Loop:
                 return []
             found = self._admit(children, entry.depth, "sitemap", False)
             found += self._admit(pages, depth, "html")
-        elif result.kind == "html" and result.text:
-            # UTF-8 bytes go straight to lexbor (cheaper than re-encoding the decoded text)
-            html = result.body if result.encoding == "utf-8" else result.text
+        elif result.kind == "html" and result.body:
+            # UTF-8 bytes go straight to lexbor; only other encodings are decoded first
+            html: str | bytes = result.body
+            if result.encoding != "utf-8":
+                from crawler.encoding import decode_as
+
+                html = decode_as(result.body, result.encoding or "utf-8")
             urls = self.extract_links(html, result.final_url or result.url)
             found = self._admit(urls, depth, "html")
         else:
@@ -520,18 +581,20 @@ class _Loop:
         admitted = []
         judged, seen = self.judged, self.seen
         for raw in urls:
-            if raw in seen or raw in judged:
+            raw_hash = hash(raw)
+            if raw_hash in seen or raw_hash in judged:
                 continue
             url = try_canonicalize(raw)
-            if url is None or url in seen:
-                judged.add(raw)
+            if url is None:
+                judged.add(raw_hash)
                 continue
-            if not self._in_scope(url, check_scope):
-                judged.add(raw)
+            url_hash = raw_hash if url == raw else hash(url)
+            if url_hash in seen or not self._in_scope(url, check_scope):
+                judged.add(raw_hash)
                 continue
-            if url != raw:
-                judged.add(raw)  # canonical spellings are found in `seen`; keep only others
-            seen.add(url)
+            if url_hash != raw_hash:
+                judged.add(raw_hash)  # canonical spellings are found in `seen`; keep only others
+            seen.add(url_hash)
             admitted.append(Entry(url, depth, kind))
         return admitted
 
@@ -546,17 +609,29 @@ class _Loop:
         writer_gone = False
         while True:
             items = [await self.out.get()]
-            while len(items) < SEND_CHUNK_ITEMS and not self.out.empty():
-                items.append(self.out.get_nowait())
-            data = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
+            weight = _weight(items[0])
+            while len(items) < SEND_CHUNK_ITEMS and weight < ADD_CHUNK_ENTRIES and not self.out.empty():
+                item = self.out.get_nowait()
+                items.append(item)
+                weight += _weight(item)
             if not writer_gone:
                 try:
+                    data = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
                     await loop.run_in_executor(executor, self.conn.send_bytes, data)
-                except OSError as error:
-                    # The writer is gone: stop fetching, and keep draining the queue so
-                    # that no worker blocks on it.
+                except Exception as error:
+                    # The writer is gone (or cannot be reached): stop fetching, and keep
+                    # draining the queue so that no worker blocks on it. Closing our end
+                    # tells a live writer to store what it has and exit, rather than wait
+                    # for a "finish" that will never come.
                     writer_gone = True
-                    self.error = f"the writer process stopped ({error.__class__.__name__})"
+                    if isinstance(error, OSError):
+                        self.error = f"the writer process stopped ({error.__class__.__name__})"
+                    else:
+                        self.error = (
+                            f"results could not be sent to the writer: {type(error).__name__}: {error}"
+                        )
                     self.halt.set()
+                    with contextlib.suppress(OSError):
+                        self.conn.close()
             if items[-1][0] == "finish":
                 return

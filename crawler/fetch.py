@@ -10,52 +10,40 @@ Retry-After; follows at most `max_redirects` redirects by hand so each hop is ch
 allowed hosts and robots.txt and loops are caught; streams the body under a size cap; skips
 non-HTML bodies (sitemaps excepted when asked for); decodes HTML (crawler.encoding).
 
-Transport: httpx's API on the httpx-aiohttp transport by default (about a third of the CPU per
-request of httpx's own pool, issue 8); `FetchSettings.transport = "httpx"` switches back.
+Transport (crawler.transport): an aiohttp session spoken to directly by default (httpx's client
+layer cost more CPU per request than the rest of this path, issue 8); `FetchSettings.transport =
+"httpx"` uses httpx's own pool, and an `httpx.AsyncClient` passed in is used as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.cookiejar import Cookie, CookieJar
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-import httpx
-
 from crawler import __version__
-from crawler.encoding import decode_html, kind_from_content_type, sniff_kind
+from crawler.encoding import decode_html, html_encoding, kind_from_content_type, sniff_kind
 from crawler.politeness import Politeness
 from crawler.results import FetchResult
-from crawler.retry import (
-    CATCHABLE_ERRORS,
-    RetryPolicy,
-    describe_error,
-    parse_retry_after,
-    retryable_error,
-)
-from crawler.robots import ROBOTS_MAX_BYTES, RobotsCache, RobotsRules
+from crawler.retry import RetryPolicy, describe_error, parse_retry_after, retryable_error
+from crawler.robots import MAX_CRAWL_DELAY, ROBOTS_MAX_BYTES, RobotsCache, RobotsRules
+from crawler.transport import BodyDecodingError, Inflater, WireResponse, make_wire
 from crawler.urls import host_and_origin, host_matches, host_of, try_canonicalize
 
-try:
-    import aiohttp
-    from httpx_aiohttp import AiohttpTransport
-except ImportError:  # pragma: no cover - the dependency is declared; this keeps a fallback
-    AiohttpTransport = None
+if TYPE_CHECKING:
+    import httpx
 
-__all__ = ["DEFAULT_USER_AGENT", "FetchResult", "FetchSettings", "Fetcher", "build_client"]
+__all__ = ["DEFAULT_USER_AGENT", "FetchResult", "FetchSettings", "Fetcher"]
 
 DEFAULT_USER_AGENT = f"verdict-archive/{__version__} (+https://github.com/verdict-archive/verdict-archive)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ROBOTS_MAX_REDIRECTS = 5  # RFC 9309 §2.3.1.2
 _DRAIN_MAX = 64 * 1024  # a skipped body up to this size is read to keep the connection alive
-_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
 @dataclass(slots=True)
@@ -81,7 +69,8 @@ class FetchSettings:
     allowed_hosts: frozenset[str] = frozenset()
     retry_after_max: float = 120.0  # a longer Retry-After gives the URL up for this run
     total_timeout: float = 120.0  # one attempt, headers and body, however slowly they trickle
-    transport: str = "aiohttp"  # "aiohttp" (httpx-aiohttp) or "httpx" (httpx's own pool)
+    transport: str = "aiohttp"  # "aiohttp" (aiohttp directly) or "httpx" (httpx's own pool)
+    max_crawl_delay: float = MAX_CRAWL_DELAY  # a longer robots.txt Crawl-delay is cut to this (logged)
 
 
 class _Reply:
@@ -116,83 +105,7 @@ class _Reply:
 _NO_REPLY = _Reply(None)  # stands in when no request was sent (never mutated)
 
 
-class _NoCookies(CookieJar):
-    """A jar that keeps nothing: every page is fetched the same way whatever came before
-    (like search engine crawlers), and httpx skips its costly per-response cookie parsing."""
-
-    def extract_cookies(self, response: object, request: object) -> None:
-        return None
-
-    def set_cookie(self, cookie: Cookie) -> None:
-        return None
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One verifying TLS context per process (loading the CA bundle costs tens of ms)."""
-    return httpx.create_ssl_context()
-
-
-def _aiohttp_session(concurrency: int, ssl_context: ssl.SSLContext) -> aiohttp.ClientSession:
-    """The aiohttp session behind the transport: what the transport would make itself, minus
-    the cookie jar. Made on first use, inside the running event loop."""
-    connector = aiohttp.TCPConnector(limit=concurrency, keepalive_timeout=30.0, ssl=ssl_context)
-    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
-
-
-def build_client(settings: FetchSettings) -> httpx.AsyncClient:
-    """The keep-alive client a Fetcher uses when none is passed in: explicit timeouts and
-    limits, no automatic redirects, the configured User-Agent, no cookies, no proxy settings
-    from the environment (so both transports behave the same)."""
-    limits = httpx.Limits(
-        max_connections=settings.concurrency,
-        max_keepalive_connections=settings.concurrency,
-        keepalive_expiry=30.0,
-    )
-    timeout = httpx.Timeout(
-        connect=settings.connect_timeout,
-        read=settings.read_timeout,
-        write=settings.read_timeout,
-        pool=settings.connect_timeout,
-    )
-    transport: httpx.AsyncBaseTransport | None = None
-    if settings.transport == "aiohttp" and AiohttpTransport is not None:
-        transport = AiohttpTransport(
-            verify=_ssl_context(),
-            client=lambda: _aiohttp_session(settings.concurrency, _ssl_context()),
-        )
-    elif settings.transport not in {"aiohttp", "httpx"}:
-        raise ValueError(f"unknown transport {settings.transport!r}: use 'aiohttp' or 'httpx'")
-    return httpx.AsyncClient(
-        headers={"User-Agent": settings.user_agent, "Accept": _ACCEPT},
-        timeout=timeout,
-        limits=limits,
-        transport=transport,
-        follow_redirects=False,
-        cookies=_NoCookies(),
-        verify=_ssl_context(),
-        trust_env=False,
-    )
-
-
 # ---- bodies: reading them under a cap, or not at all ----------------------------------------------
-
-_WANTED_HEADERS = frozenset(
-    {b"content-type", b"content-length", b"etag", b"last-modified", b"location", b"retry-after"}
-)
-
-
-def _pick_headers(raw: list[tuple[bytes, bytes]]) -> dict[bytes, str]:
-    """The few response headers the fetcher reads, in one pass (first occurrence wins).
-
-    httpx's Headers.get decodes every header on each lookup; this is ~10x cheaper per response.
-    """
-    picked: dict[bytes, str] = {}
-    for key, value in raw:
-        key = key.lower()
-        if key in _WANTED_HEADERS and key not in picked:
-            picked[key] = value.decode("latin-1").strip()
-    return picked
 
 
 class BodyTooLarge(Exception):
@@ -202,28 +115,41 @@ class BodyTooLarge(Exception):
         super().__init__(f"body larger than {limit} bytes{detail}")
 
 
-async def read_body(response: httpx.Response, limit: int, truncate: bool) -> bytes:
-    """The decoded body, read chunk by chunk; over `limit` bytes it is cut (`truncate`) or the
-    read stops with BodyTooLarge, so an endless body never sits in memory."""
+async def read_body(response: WireResponse, limit: int, truncate: bool) -> bytes:
+    """The body after its Content-Encoding, read piece by piece; past `limit` bytes (counted
+    after inflating, so a gzip bomb stops at the cap too) it is cut (`truncate`) or the read
+    stops with BodyTooLarge, so an endless or explosive body never sits in memory."""
+    inflater = Inflater.for_coding(response.header("content-encoding"))
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            if not truncate:
-                raise BodyTooLarge(limit)
-            chunks.append(chunk[: len(chunk) - (size - limit)])
+    while True:
+        raw = await response.chunk()
+        if inflater is not None:
+            # one byte more than the room left says "over the cap" without inflating further
+            piece = inflater.feed(raw, limit - size + 1) if raw else inflater.finish(limit - size + 1)
+        else:
+            piece = raw
+        if piece:
+            size += len(piece)
+            if size > limit:
+                if not truncate:
+                    raise BodyTooLarge(limit)
+                chunks.append(piece[: len(piece) - (size - limit)])
+                break
+            chunks.append(piece)
+        if not raw:
             break
-        chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if len(chunks) == 1:
+        return chunks[0]
+    return b"".join(chunks)
 
 
-async def _drain(response: httpx.Response, length: str | None) -> None:
+async def _drain(response: WireResponse, length: str | None, errors: tuple[type[BaseException], ...]) -> None:
     """Read and drop a small unwanted body (a 404 page, a redirect's note) so the keep-alive
     connection can be reused; a large or unsized one is left unread and the connection closed."""
     if length is not None and length.isdigit() and int(length) <= _DRAIN_MAX:
-        with contextlib.suppress(*CATCHABLE_ERRORS):  # the status is all we needed
-            await response.aread()
+        with contextlib.suppress(*errors):  # the status is all we needed
+            await response.drain()
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str] | None:
@@ -281,8 +207,15 @@ class Fetcher:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.settings = settings
-        self._owns_client = client is None
-        self._client = build_client(settings) if client is None else client
+        self._wire = make_wire(
+            settings.transport,
+            client,
+            connections=settings.concurrency,
+            user_agent=settings.user_agent,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+        )
+        self._errors = self._wire.errors
         self._sleep = sleep or asyncio.sleep
         self._policy = RetryPolicy(
             settings.max_attempts,
@@ -308,9 +241,8 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the client if this Fetcher created it."""
-        if self._owns_client:
-            await self._client.aclose()
+        """Close the connections (a client passed in is left open for its owner)."""
+        await self._wire.aclose()
 
     async def fetch(
         self,
@@ -319,10 +251,13 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         kind_hint: str = "html",
+        decode: bool = True,
     ) -> FetchResult:
         """Fetch canonical `url`; every network or server problem becomes an outcome.
 
         `kind_hint="sitemap"` also keeps XML and gzip bodies; otherwise only HTML is kept.
+        `decode=False` leaves `text` None but still names the page's `encoding` (the crawl
+        engine sends only bytes on, so decoding them here would be wasted work).
         """
         host, origin = _host_and_origin(url)
         reply = _NO_REPLY
@@ -332,7 +267,7 @@ class Fetcher:
         elif self._allowed and not host_matches(host, self._allowed):
             outcome, error = "skipped", f"host {host} is not allowed"
         else:
-            rules = await self._robots.get(origin)
+            rules = self._robots.cached(origin) or await self._robots.get(origin)
             if not rules.reachable:
                 outcome, error = "skipped", f"host skipped: {rules.error}"
             elif not rules.allows(url, self._user_agent):
@@ -342,7 +277,9 @@ class Fetcher:
                 reply, final, attempts, outcome, error = await self._follow(
                     url, host, rules, headers, kind_hint
                 )
-        return self._result(url, final, reply, attempts, outcome, error, kind_hint, etag, last_modified)
+        return self._result(
+            url, final, reply, attempts, outcome, error, kind_hint, etag, last_modified, decode
+        )
 
     async def sitemaps_for(self, origin: str) -> list[str]:
         """The `Sitemap:` URLs in robots.txt of `origin` (any URL of it will do)."""
@@ -417,6 +354,7 @@ class Fetcher:
         kind_hint: str,
         etag: str | None,
         last_modified: str | None,
+        decode: bool = True,
     ) -> FetchResult:
         text = encoding = None
         body = b""
@@ -424,7 +362,10 @@ class Fetcher:
         if outcome == "fetched":
             body, kind = reply.body, reply.kind
             if kind == "html":
-                text, encoding = decode_html(body, reply.content_type)
+                if decode:
+                    text, encoding = decode_html(body, reply.content_type)
+                else:
+                    encoding = html_encoding(body, reply.content_type)
         elif outcome == "not_modified":
             etag = reply.etag or etag
             last_modified = reply.last_modified or last_modified
@@ -465,9 +406,9 @@ class Fetcher:
             attempt += 1
             try:
                 reply = await self._send(url, host, headers, kind_hint, limit, truncate)
-            except BodyTooLarge as error:
+            except (BodyTooLarge, BodyDecodingError) as error:
                 reply = _Reply(None, error=str(error))
-            except CATCHABLE_ERRORS as error:
+            except self._errors as error:
                 reason = describe_error(
                     error,
                     connect_timeout=self.settings.connect_timeout,
@@ -511,11 +452,10 @@ class Fetcher:
         truncate: bool,
     ) -> _Reply:
         """One request under a politeness slot; reads the body only when it will be kept."""
-        client = self._client
         await self.politeness.acquire(host)
         try:
             async with asyncio.timeout(self.settings.total_timeout):
-                response = await client.send(client.build_request("GET", url, headers=headers), stream=True)
+                response = await self._wire.get(url, headers)
                 try:
                     return await self._read(response, kind_hint, limit, truncate)
                 finally:
@@ -523,27 +463,27 @@ class Fetcher:
         finally:
             self.politeness.release(host)
 
-    async def _read(self, response: httpx.Response, kind_hint: str, limit: int, truncate: bool) -> _Reply:
-        status = response.status_code
+    async def _read(self, response: WireResponse, kind_hint: str, limit: int, truncate: bool) -> _Reply:
+        status = response.status
         reply = _Reply(status)
-        wanted = _pick_headers(response.headers.raw)
-        length = wanted.get(b"content-length")
+        header = response.header
+        length = header("content-length")
         if status < 200 or status >= 300:
-            await _drain(response, length)
+            await _drain(response, length, self._errors)
             if status in _REDIRECTS:
-                reply.location = wanted.get(b"location") or None
+                reply.location = header("location") or None
             elif status == 304:
-                reply.etag = wanted.get(b"etag")
-                reply.last_modified = wanted.get(b"last-modified")
+                reply.etag = header("etag")
+                reply.last_modified = header("last-modified")
             elif status == 429 or status >= 500:
-                reply.retry_after = parse_retry_after(wanted.get(b"retry-after"))
+                reply.retry_after = parse_retry_after(header("retry-after"))
             return reply
-        content_type = reply.content_type = wanted.get(b"content-type")
-        reply.etag = wanted.get(b"etag")
-        reply.last_modified = wanted.get(b"last-modified")
+        content_type = reply.content_type = header("content-type")
+        reply.etag = header("etag")
+        reply.last_modified = header("last-modified")
         kind = "robots" if kind_hint == "robots" else kind_from_content_type(content_type, kind_hint)
         if kind == "other":
-            await _drain(response, length)
+            await _drain(response, length, self._errors)
             return reply
 
         if not truncate and length is not None and length.isdigit() and int(length) > limit:
@@ -569,7 +509,8 @@ class Fetcher:
                 if reply.status is not None and 300 <= reply.status < 400:
                     return RobotsRules("allow_all")  # a redirect we cannot follow: unavailable
                 rules = RobotsRules.from_response(reply.status or 0, reply.body)
-                self.politeness.set_crawl_delay(start_host, rules.crawl_delay(self._user_agent))
+                delay = rules.bounded_crawl_delay(self._user_agent, self.settings.max_crawl_delay, origin)
+                self.politeness.set_crawl_delay(start_host, delay)
                 return rules
             target = urljoin(current, reply.location).partition("#")[0]
             host = _host_and_origin(target)[0]

@@ -3,18 +3,15 @@
 On a terminal, a rich progress bar shows pages done out of done + queued, the rate and
 the errors so far. Under cron or systemd (no terminal) a bar is noise in a log file,
 so the same figures are printed as one plain line every `interval` seconds. Both go
-to stderr; the end-of-crawl summary (`format_summary`) is for stdout.
+to stderr; the end-of-crawl summary (`format_summary`) is for stdout. rich is imported
+only for the bar (~50 ms of start-up a cron run does not need).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import IO, TYPE_CHECKING
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from crawler.engine import CrawlReport
@@ -36,8 +33,12 @@ class Progress:
         live: bool | None = None,
     ) -> None:
         self.label = label
-        self.console = Console(file=stream or sys.stderr, highlight=False)
-        self.live = self.console.is_terminal if live is None else live
+        self.stream = stream or sys.stderr
+        if live is None:
+            isatty = getattr(self.stream, "isatty", None)
+            live = bool(isatty and isatty())
+        self.live = live
+        self.console: Any = None
         self.interval = interval
         self.done = 0
         self.errors = 0
@@ -45,9 +46,14 @@ class Progress:
         self.started = time.monotonic()
         self._next_line = self.started + interval
         self._next_bar = self.started
-        self._bar: RichProgress | None = None
+        self._bar: Any = None
         self._task = None
         if self.live:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import Progress as RichProgress
+
+            self.console = Console(file=self.stream, highlight=False)
             self._bar = RichProgress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -80,7 +86,7 @@ class Progress:
         else:
             if now >= self._next_line:
                 self._next_line = now + self.interval
-                self.console.print(self.line(), soft_wrap=True)
+                self._print(self.line())
 
     def line(self) -> str:
         return (
@@ -89,7 +95,14 @@ class Progress:
         )
 
     def message(self, text: str) -> None:
-        self.console.print(text, soft_wrap=True, markup=False)
+        if self.console is not None:
+            self.console.print(text, soft_wrap=True, markup=False)
+        else:
+            self._print(text)
+
+    def _print(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
 
     def _refresh(self) -> None:
         assert self._bar is not None and self._task is not None
@@ -107,7 +120,7 @@ class Progress:
             self._bar.stop()
             self._bar = None
         elif self.done:
-            self.console.print(self.line(), soft_wrap=True)
+            self._print(self.line())
 
 
 def format_summary(report: CrawlReport) -> str:

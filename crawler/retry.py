@@ -18,19 +18,13 @@ less plainly) than this small policy.
 from __future__ import annotations
 
 import random
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
-import httpx
-
-try:
-    import aiohttp
-except ImportError:  # pragma: no cover - only with the "httpx" transport
-    aiohttp = None  # type: ignore[assignment]
+import aiohttp
 
 __all__ = [
-    "CATCHABLE_ERRORS",
     "RetryPolicy",
     "describe_error",
     "parse_retry_after",
@@ -49,6 +43,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     value = value.strip()
     if value.isdigit():
         return float(value)
+    from email.utils import parsedate_to_datetime  # rare: kept off the start-up path
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -92,33 +88,25 @@ class RetryPolicy:
 
 
 # ---- which exceptions are retried, and how they read in the archive ----------------------------
+# The wire raises aiohttp's exceptions (crawler.transport); with httpx (its own pool, or a
+# client passed in) httpx's, some of them wrapping an aiohttp cause. httpx is looked up only if
+# something already imported it: the default crawl never does.
 
-if aiohttp is not None:
-    CATCHABLE_ERRORS: tuple[type[BaseException], ...] = (
-        httpx.HTTPError,
-        httpx.InvalidURL,
-        TimeoutError,
-        OSError,
-        aiohttp.ClientError,
-    )
-else:  # pragma: no cover
-    CATCHABLE_ERRORS = (httpx.HTTPError, httpx.InvalidURL, TimeoutError, OSError)
+#: aiohttp errors that the same request will hit again: a response it cannot parse (such as
+#: an over-long header line) and a URL it cannot send.
+_PERMANENT_AIOHTTP = (aiohttp.ClientResponseError, aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)
 
-#: Errors that the same request will hit again: not retried. (aiohttp's ClientResponseError
-#: reaches us unmapped for a response it cannot parse, such as an over-long header line.)
-_PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
-    httpx.UnsupportedProtocol,
-    httpx.InvalidURL,
-    httpx.LocalProtocolError,
-    httpx.DecodingError,
-)
-if aiohttp is not None:
-    _PERMANENT_ERRORS += (aiohttp.ClientResponseError,)
+
+def _httpx_permanent() -> tuple[type[BaseException], ...]:
+    httpx = sys.modules.get("httpx")
+    if httpx is None:
+        return ()
+    return (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError, httpx.DecodingError)
 
 
 def retryable_error(error: BaseException) -> bool:
     """True for connection errors and timeouts; False for a request that cannot succeed."""
-    return not isinstance(error, _PERMANENT_ERRORS)
+    return not isinstance(error, _PERMANENT_AIOHTTP + _httpx_permanent())
 
 
 def describe_error(
@@ -127,35 +115,43 @@ def describe_error(
     """One line saying what went wrong, in words an operator understands.
 
     httpx-aiohttp maps aiohttp's exceptions to httpx ones loosely (a refused connection or a
-    server hang-up arrives as httpx.ConnectTimeout), so the original aiohttp cause is read first.
+    server hang-up arrives as httpx.ConnectTimeout), so an aiohttp cause is read first.
     """
-    cause = error.__cause__
-    if aiohttp is not None and isinstance(cause, aiohttp.ClientError):
+    cause = error if isinstance(error, aiohttp.ClientError) else error.__cause__
+    if isinstance(cause, aiohttp.ClientError):
         error = cause
         if isinstance(error, aiohttp.SocketTimeoutError):
             return f"read timeout: no data from the server for {read_timeout:g} s"
         if isinstance(error, aiohttp.ConnectionTimeoutError):
             return f"connect timeout: no connection within {connect_timeout:g} s"
+        if isinstance(error, aiohttp.ServerTimeoutError):
+            return f"timeout: {_one_line(error) or type(error).__name__}"
         if isinstance(error, aiohttp.ServerDisconnectedError):
             return "connection dropped: the server closed it before the response was complete"
         if isinstance(error, aiohttp.ClientPayloadError):
             return f"connection dropped mid-response: {_one_line(error)}"
         if isinstance(error, aiohttp.ClientConnectorError):
             return f"cannot connect: {_one_line(error.os_error)}"
-    if isinstance(error, httpx.ReadTimeout):
-        return f"read timeout: no data from the server for {read_timeout:g} s"
-    if isinstance(error, httpx.ConnectTimeout):
-        return f"connect timeout: no connection within {connect_timeout:g} s"
-    if isinstance(error, httpx.TimeoutException):
-        return f"timeout: {_one_line(error) or type(error).__name__}"
+        if isinstance(error, aiohttp.ClientOSError | aiohttp.ClientConnectionResetError):
+            return f"connection dropped: {_one_line(error) or type(error).__name__}"
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(error, httpx.HTTPError):
+        if isinstance(error, httpx.ReadTimeout):
+            return f"read timeout: no data from the server for {read_timeout:g} s"
+        if isinstance(error, httpx.ConnectTimeout):
+            return f"connect timeout: no connection within {connect_timeout:g} s"
+        if isinstance(error, httpx.TimeoutException):
+            return f"timeout: {_one_line(error) or type(error).__name__}"
+        if isinstance(error, httpx.ConnectError):
+            return f"cannot connect: {_one_line(error)}"
+        if isinstance(error, httpx.DecodingError):
+            return f"body does not match its Content-Encoding: {_one_line(error)}"
+        if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
+            return f"connection dropped mid-response: {_one_line(error)}"
     if isinstance(error, TimeoutError):
         return f"timeout: the response took longer than {total_timeout:g} s in all"
-    if isinstance(error, httpx.ConnectError):
-        return f"cannot connect: {_one_line(error)}"
-    if isinstance(error, httpx.DecodingError):
-        return f"body does not match its Content-Encoding: {_one_line(error)}"
-    if isinstance(error, httpx.RemoteProtocolError | httpx.ReadError):
-        return f"connection dropped mid-response: {_one_line(error)}"
+    if isinstance(error, ConnectionError):
+        return f"connection dropped: {_one_line(error) or type(error).__name__}"
     return f"{type(error).__name__}: {_one_line(error)}"
 
 

@@ -4,20 +4,29 @@ RFC 9309 semantics: a 2xx answer is parsed (protego; the first 500 KiB), a 4xx a
 "no rules, crawl everything", and a 5xx answer or a network error means the origin is
 unreachable: nothing else is requested from it in this run. Concurrent first requests to one
 origin share a single robots.txt fetch. Crawl-delay and Sitemap lines are exposed too.
+
+Crawl-delay is bounded (`MAX_CRAWL_DELAY`, 60 s unless configured): a site asking for 86400 s
+between requests would otherwise hold a nightly crawl for days. The cap is logged as a
+warning naming the origin, so an operator can see the site is crawled faster than it asked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from protego import Protego
 
-__all__ = ["ROBOTS_MAX_BYTES", "RobotsCache", "RobotsRules"]
+__all__ = ["MAX_CRAWL_DELAY", "ROBOTS_MAX_BYTES", "RobotsCache", "RobotsRules"]
 
 #: RFC 9309 §2.5: crawlers must parse at least the first 500 kibibytes.
 ROBOTS_MAX_BYTES = 500 * 1024
+#: The longest Crawl-delay honoured, in seconds (FetchSettings.max_crawl_delay overrides it).
+MAX_CRAWL_DELAY = 60.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +66,26 @@ class RobotsRules:
         return self.parser.can_fetch(url, user_agent)
 
     def crawl_delay(self, user_agent: str) -> float | None:
-        """The Crawl-delay for `user_agent` in seconds, if the file sets one."""
+        """The Crawl-delay for `user_agent` in seconds, as the file sets it (None if it doesn't)."""
         if self.parser is None:
             return None
         delay = self.parser.crawl_delay(user_agent)
         return float(delay) if delay is not None else None
+
+    def bounded_crawl_delay(
+        self, user_agent: str, cap: float = MAX_CRAWL_DELAY, origin: str = "this host"
+    ) -> float | None:
+        """The Crawl-delay to apply: the file's, but at most `cap` seconds (logged when cut)."""
+        delay = self.crawl_delay(user_agent)
+        if delay is not None and delay > cap:
+            log.warning(
+                "%s asks for Crawl-delay %g s; using the %g s maximum (max_crawl_delay)",
+                origin,
+                delay,
+                cap,
+            )
+            return cap
+        return delay
 
     @property
     def sitemaps(self) -> tuple[str, ...]:

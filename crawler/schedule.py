@@ -16,14 +16,16 @@ import signal
 import sys
 import threading
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from crawler.config import Settings
+
+if TYPE_CHECKING:  # the scheduler module scans installed plugins on import: only `schedule` needs it
+    from apscheduler.schedulers.blocking import BlockingScheduler
 
 MISFIRE_GRACE_SECONDS = 6 * 3600
 JOB_ID = "crawl"
@@ -96,6 +98,8 @@ def build_scheduler(
     settings: Settings, *, run_now: bool = False, trigger: BaseTrigger | None = None
 ) -> tuple[BlockingScheduler, _Job, threading.Event]:
     """The scheduler with its crawl job added (not started); `trigger` replaces the cron line."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
     zone = settings.zone()
     stop = threading.Event()
     job = _Job(settings, stop)

@@ -8,6 +8,7 @@ other non-web schemes. ``rel=nofollow`` links are kept: whether to follow them i
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -38,7 +39,21 @@ def _absolute(origin: str, href: str) -> str | None:
     return _resolve_uncached(origin + "/", href)
 
 
+#: An href, and a base URL (lower-case host, a path), made only of characters that w3lib's
+#: safe_url_string leaves as they are: for these urljoin alone gives the same URL, at a
+#: quarter of the cost (tests/test_links_sitemaps.py checks the two agree).
+_PLAIN_HREF = re.compile(r"[A-Za-z0-9\-._~/?=&+,;!$*()@]+").fullmatch
+_PLAIN_BASE = re.compile(r"https?://[a-z0-9\-.~:@]+/[A-Za-z0-9\-._~/?=&+,;!$*()@:]*").fullmatch
+
+
 def _resolve_uncached(base: str, href: str) -> str | None:
+    if _PLAIN_HREF(href) and not href.startswith("//") and _PLAIN_BASE(base):
+        return urljoin(base, href)
+    return _resolve_w3lib(base, href)
+
+
+def _resolve_w3lib(base: str, href: str) -> str | None:
+    """Any href: joined, fragment dropped, made safe by w3lib; None unless http(s)."""
     try:
         url = safe_url_string(urldefrag(urljoin(base, href)).url)
     except ValueError:  # e.g. an invalid IPv6 host: not a link anyone can follow

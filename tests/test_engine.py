@@ -224,3 +224,30 @@ def test_a_bug_on_one_page_is_recorded_and_the_crawl_goes_on(
     assert report.failures == [(server.origin + "/about/", "internal error: RuntimeError: boom")]
     found = column(archive_path, "SELECT count(*) FROM comparisons")
     assert found == [EXPECTED["counts"]["comparisons"]]
+
+
+def test_results_that_cannot_reach_the_writer_fail_the_crawl_fast_and_harm_nothing(
+    server: StaticServer, archive_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crawler.engine as engine
+
+    first = crawl(settings_for(server.origin, archive_path))
+    assert first.status == "completed"
+    before = column(archive_path, "SELECT count(*) FROM verdict_appearances")
+    real_dumps = engine.pickle.dumps
+
+    def refuse_results(items: list, protocol: int) -> bytes:
+        if any(item[0] == "result" for item in items):
+            raise TypeError("cannot pickle a result")
+        return real_dumps(items, protocol=protocol)
+
+    monkeypatch.setattr(engine.pickle, "dumps", refuse_results)
+    broken = crawl(settings_for(server.origin, archive_path))
+    assert broken.status == "failed"
+    assert any("results could not be sent to the writer: TypeError" in r for r in broken.reasons)
+    assert crawl_row(archive_path, broken.crawl_id)["status"] == "failed"
+    assert column(archive_path, "SELECT count(*) FROM verdict_appearances") == before
+
+    monkeypatch.setattr(engine.pickle, "dumps", real_dumps)
+    again = crawl(settings_for(server.origin, archive_path))
+    assert again.status == "completed"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from email.utils import formatdate
 
@@ -17,6 +19,7 @@ import pytest
 from crawler.fetch import DEFAULT_USER_AGENT, Fetcher, FetchSettings
 from crawler.politeness import Politeness
 from crawler.retry import RetryPolicy, parse_retry_after
+from crawler.transport import BodyDecodingError, Inflater
 from tests.fault_server import FakeTime, FaultServer, Reply
 
 FAST = {"delay": 0.0, "backoff_base": 0.01, "backoff_max": 0.05}
@@ -337,6 +340,38 @@ async def test_broken_gzip_fails_without_retry(server: FaultServer) -> None:
     assert result.error is not None and result.error.startswith("body does not match its Content-Encoding")
 
 
+async def test_gzip_bomb_stops_at_the_cap_while_inflating(server: FaultServer, transport: str) -> None:
+    bomb = gzip.compress(b"<html><body>" + b"\0" * 40_000_000, compresslevel=9)  # 39 KB on the wire
+    server.route("/page", Reply(body=bomb, headers={"Content-Encoding": "gzip"}))
+    tracemalloc.start()
+    try:
+        result = await fetch_one(server, "/page", settings(transport, max_bytes=1_000_000))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.outcome == "failed"
+    assert result.error == "body larger than 1000000 bytes"
+    assert result.attempts == 1  # as large next time: not retried
+    assert peak < 8_000_000  # never inflated far past the cap (the body is 40 MB inflated)
+
+
+def test_inflater_never_returns_more_than_the_room_asked_for() -> None:
+    data = b"abc" * 100_000
+    packed = zlib.compress(data)
+    inflater = Inflater("deflate")
+    out = [inflater.feed(packed[:1000], 10_000)]
+    while True:
+        piece = inflater.finish(10_000)
+        if not piece:
+            break
+        out.append(piece)
+    assert all(len(piece) <= 10_000 for piece in out)
+    whole = Inflater("gzip")
+    assert whole.feed(gzip.compress(data), len(data) + 1) == data
+    with pytest.raises(BodyDecodingError):
+        Inflater("br")
+
+
 async def test_gzip_content_encoding_is_decoded(server: FaultServer, transport: str) -> None:
     server.route("/page", Reply(body=HTML, gzip=True))
     result = await fetch_one(server, "/page", settings(transport))
@@ -408,7 +443,7 @@ async def test_per_host_concurrency_is_bounded(server: FaultServer) -> None:
     server.route("/slow", Reply(body=HTML, delay=0.15))
     in_flight = peak = 0
     fetcher = Fetcher(settings(per_host=2, concurrency=8))
-    original = fetcher._client.send
+    original = fetcher._wire.get
 
     async def counting_send(*args: object, **kwargs: object):
         nonlocal in_flight, peak
@@ -419,7 +454,7 @@ async def test_per_host_concurrency_is_bounded(server: FaultServer) -> None:
         finally:
             in_flight -= 1
 
-    fetcher._client.send = counting_send  # type: ignore[method-assign]
+    fetcher._wire.get = counting_send  # type: ignore[method-assign]
     async with fetcher:
         results = await asyncio.gather(*(fetcher.fetch(server.url("/slow")) for _ in range(6)))
     assert all(result.outcome == "fetched" for result in results)

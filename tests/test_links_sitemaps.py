@@ -6,8 +6,10 @@ import gzip
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from parsers.links import extract_links
+from parsers.links import _resolve_uncached, _resolve_w3lib, extract_links
 from parsers.sitemaps import parse_sitemap
 
 SITE = Path(__file__).parent.parent / "fixtures" / "site"
@@ -42,6 +44,53 @@ def test_non_web_schemes_fragments_and_duplicates_are_skipped() -> None:
 
 def test_unsafe_characters_are_percent_encoded() -> None:
     assert extract_links("<a href='/a b/é'>x</a>", PAGE) == ["http://127.0.0.1:8000/a%20b/%C3%A9"]
+
+
+_HREF_PARTS = st.sampled_from(
+    [
+        "../",
+        "./",
+        "/",
+        "a",
+        "Z9",
+        "-",
+        ".",
+        "..",
+        "?",
+        "=",
+        "&",
+        "#",
+        "%",
+        "%41",
+        " ",
+        "é",
+        ":",
+        "'",
+        "//",
+        "~",
+        "@",
+        "(",
+        ";",
+    ]
+)
+_BASES = st.sampled_from(
+    [
+        PAGE,
+        "http://127.0.0.1:8000/",
+        "https://example.com/a/b/c?x=1",
+        "http://Example.COM:8080/a/",
+        "http://example.com",
+        "http://h/%7Euser/x",
+        "http://h/a/./b/../c/",
+        "http://u:p@h/x/",
+    ]
+)
+
+
+@given(base=_BASES, parts=st.lists(_HREF_PARTS, max_size=8))
+def test_plain_href_shortcut_resolves_like_w3lib(base: str, parts: list[str]) -> None:
+    href = "".join(parts)
+    assert _resolve_uncached(base, href) == _resolve_w3lib(base, href)
 
 
 @pytest.mark.parametrize("html", ["", b"", "<a href='http://[::1'>bad</a>", b"\xff\xfe<a"])

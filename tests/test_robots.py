@@ -165,6 +165,32 @@ async def test_configured_delay_wins_over_smaller_crawl_delay(server: FaultServe
     assert fake.waits == [pytest.approx(2.0)] * 2
 
 
+async def test_huge_crawl_delay_is_capped_and_logged(
+    server: FaultServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.route("/robots.txt", robots_reply(b"User-agent: *\nCrawl-delay: 86400\n"))
+    fake = FakeTime()
+    async with Fetcher(fast(delay=1.0), sleep=fake.sleep, clock=fake.clock) as fetcher:
+        with caplog.at_level("WARNING", logger="crawler.robots"):
+            await fetcher.fetch(server.url("/a"))
+        await fetcher.fetch(server.url("/b"))
+        assert fetcher.politeness.host_delay("127.0.0.1") == 60.0
+    assert fake.waits == [pytest.approx(60.0)] * 2  # not a day between requests
+    assert "Crawl-delay 86400 s" in caplog.text and server.url("") in caplog.text
+
+
+async def test_crawl_delay_cap_is_configurable(server: FaultServer) -> None:
+    server.route("/robots.txt", robots_reply(b"User-agent: *\nCrawl-delay: 90\n"))
+    fake = FakeTime()
+    settings = fast(delay=1.0, max_crawl_delay=5.0)
+    async with Fetcher(settings, sleep=fake.sleep, clock=fake.clock) as fetcher:
+        await fetcher.fetch(server.url("/a"))
+        assert fetcher.politeness.host_delay("127.0.0.1") == 5.0
+    rules = RobotsRules.from_response(200, b"User-agent: *\nCrawl-delay: 90\n")
+    assert rules.crawl_delay(UA) == 90.0  # the file's own value stays readable
+    assert rules.bounded_crawl_delay(UA, cap=120.0) == 90.0
+
+
 async def test_sitemaps_for_lists_robots_sitemap_lines(server: FaultServer) -> None:
     server.route("/robots.txt", robots_reply(ROBOTS))
     async with Fetcher(fast()) as fetcher:
