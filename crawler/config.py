@@ -14,6 +14,8 @@ The file (every key optional except each site's `start_urls`)::
     max_pages = 0                # 0 = no limit
     schedule = "0 3 * * *"       # cron, for `verdicts schedule`
     timezone = "Europe/Paris"    # default: the machine's local time zone
+    max_crawl_delay = 60.0       # a longer robots.txt Crawl-delay is cut to this (and logged)
+    transport = "aiohttp"        # or "httpx": httpx's own client and pool (slower, ~3x CPU)
 
     [[sites]]
     name = "example"
@@ -51,8 +53,12 @@ _TOP_KEYS = {
     "max_pages",
     "schedule",
     "timezone",
+    "max_crawl_delay",
+    "transport",
     "sites",
 }
+TRANSPORTS = ("aiohttp", "httpx")
+DEFAULT_MAX_CRAWL_DELAY = 60.0
 _SITE_KEYS = {"name", "start_urls", "hosts", "include", "exclude"}
 
 
@@ -91,6 +97,8 @@ class Settings:
     schedule: str = DEFAULT_SCHEDULE
     timezone: str | None = None
     config_path: Path | None = None
+    max_crawl_delay: float = DEFAULT_MAX_CRAWL_DELAY
+    transport: str = TRANSPORTS[0]
 
     def zone(self) -> ZoneInfo:
         """The schedule's time zone: the configured one, else the machine's local zone."""
@@ -150,6 +158,8 @@ def load_settings(
         schedule=_string(data, "schedule", DEFAULT_SCHEDULE),
         timezone=data.get("timezone"),
         config_path=path,
+        max_crawl_delay=_number(data, "max_crawl_delay", float, minimum=0.0, default=DEFAULT_MAX_CRAWL_DELAY),
+        transport=_choice(data, "transport", TRANSPORTS),
     )
     if db_path is None and file_db and path is not None:
         settings = replace(settings, db_path=base / file_db)
@@ -260,6 +270,13 @@ def _string(data: Mapping[str, Any], key: str, default: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"`{key}` must be a non-empty string.")
     return value
+
+
+def _choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    value = data.get(key, choices[0])
+    if value not in choices:
+        raise ConfigError(f"`{key}` must be one of {', '.join(map(repr, choices))}, not {value!r}.")
+    return str(value)
 
 
 def _check_schedule(settings: Settings) -> None:

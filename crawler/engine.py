@@ -443,6 +443,8 @@ class _Loop:
             per_host=self.settings.per_host,
             user_agent=self.settings.user_agent,
             allowed_hosts=self.scope.hosts,
+            transport=self.settings.transport,
+            max_crawl_delay=self.settings.max_crawl_delay,
         )
         executor = ThreadPoolExecutor(1, thread_name_prefix="verdicts-send")
         sender = asyncio.create_task(self._sender(executor))

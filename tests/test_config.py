@@ -20,6 +20,8 @@ user_agent = "verdict-archive-test (+https://example.org/contact)"
 max_pages = 500
 schedule = "30 4 * * 1-5"
 timezone = "Europe/Paris"
+max_crawl_delay = 30
+transport = "httpx"
 
 [[sites]]
 name = "tools"
@@ -47,6 +49,7 @@ def test_file_values_are_read(tmp_path: Path) -> None:
     assert settings.max_pages == 500
     assert settings.schedule == "30 4 * * 1-5"
     assert settings.zone() == ZoneInfo("Europe/Paris")
+    assert (settings.max_crawl_delay, settings.transport) == (30.0, "httpx")
     first, second = settings.sites
     assert first.name == "tools"
     assert first.scope_hosts == {"tools.example.org", "cdn.example.org"}
@@ -115,6 +118,8 @@ def test_verdicts_toml_in_the_working_directory_is_used(
         ("schedule = 'every night'", "is not a cron line"),
         ("timezone = 'Mars/Olympus'", "not a known time zone"),
         ("sites = 3", "array of tables"),
+        ("transport = 'curl'", "`transport` must be one of 'aiohttp', 'httpx'"),
+        ("max_crawl_delay = -1", "`max_crawl_delay` must be at least 0"),
         ("[[sites]]\nname = 'x'", "needs at least one URL"),
         ("[[sites]]\nstart_urls = ['ftp://x.org/']", "is not an http(s) URL"),
         ("[[sites]]\nstart_urls = ['https://x.org/']\ninclude = ['(']", "not a valid regex"),

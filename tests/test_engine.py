@@ -251,3 +251,23 @@ def test_results_that_cannot_reach_the_writer_fail_the_crawl_fast_and_harm_nothi
     monkeypatch.setattr(engine.pickle, "dumps", real_dumps)
     again = crawl(settings_for(server.origin, archive_path))
     assert again.status == "completed"
+
+
+def test_the_configured_transport_crawls_the_whole_site(
+    server: StaticServer, archive_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crawler.fetch
+
+    chosen: list[str] = []
+    real = crawler.fetch.make_wire
+
+    def recording(transport: str, *args: object, **kwargs: object) -> object:
+        chosen.append(transport)
+        return real(transport, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(crawler.fetch, "make_wire", recording)
+    report = crawl(settings_for(server.origin, archive_path, transport="httpx"))
+    assert chosen == ["httpx"]
+    assert report.status == "completed"
+    found = column(archive_path, "SELECT count(*) FROM comparisons")
+    assert found == [EXPECTED["counts"]["comparisons"]]
