@@ -12,8 +12,10 @@ seconds, and prints pages/s for:
 - ``parse_page, N processes``: ``verdicts reparse``-style parsing on every core (a process pool
   mapping ``parse_page`` over the pages, results pickled back), beside the one-core BS4 figures;
 
-and the ratios. Figures are printed, never asserted (machines differ; other work on the machine
-slows pure-Python code more than lexbor's C, so compare ratios from one run).
+and the ratios. Single-process figures are pages per CPU second, the implementations taking turns
+pass by pass so that all see the same machine load (the lexbor ceiling alternates with
+``parse_page``, the two BeautifulSoup legs with each other). Figures are printed, never asserted
+(machines differ; compare ratios from one run).
 
 Usage: ``python bench/parse.py [--seconds 2.5] [--quick]``. ``--quick`` is a smoke run (one pass
 over three pages, no process pool) for the test suite.
@@ -106,17 +108,26 @@ def lexbor_ceiling(html: str | bytes) -> str:
     return LexborHTMLParser(html.decode("utf-8") if isinstance(html, bytes) else html).root.text()
 
 
-def rate(func: Callable[[bytes], object], pages: list[bytes], seconds: float, quick: bool) -> float:
-    """Pages per second of ``func`` over ``pages``, repeated for about ``seconds``."""
-    done = 0
-    start = time.perf_counter()
+def rates(
+    funcs: dict[str, Callable[[bytes], object]], pages: list[bytes], seconds: float, quick: bool
+) -> dict[str, float]:
+    """Pages per CPU second of each function over ``pages``, about ``seconds`` of CPU time each.
+
+    The functions take turns, one pass over the pages each, so all of them run under the same
+    load: on a shared machine, other work slows them all alike and their ratios stay put, where
+    one-after-the-other runs (or wall-clock time) would compare different moments.
+    """
+    spent = dict.fromkeys(funcs, 0.0)
+    done = dict.fromkeys(funcs, 0)
     while True:
-        for page in pages:
-            func(page)
-        done += len(pages)
-        elapsed = time.perf_counter() - start
-        if quick or elapsed >= seconds:
-            return done / elapsed
+        for name, func in funcs.items():
+            start = time.process_time()
+            for page in pages:
+                func(page)
+            spent[name] += time.process_time() - start
+            done[name] += len(pages)
+        if quick or min(spent.values()) >= seconds:
+            return {name: done[name] / max(spent[name], 1e-9) for name in funcs}
 
 
 def _status(html: bytes) -> str:
@@ -157,10 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     # Other work on the machine slows pure-Python code far more than lexbor's C: say how busy it is.
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU(s)")
 
-    ceiling = rate(lexbor_ceiling, pages, args.seconds, args.quick)
-    ours = rate(parse_page, pages, args.seconds, args.quick)
-    theirs = rate(bs4_parse_page, pages, args.seconds, args.quick)
-    walk = rate(bs4_text_walk, pages, args.seconds, args.quick)
+    fast = rates({"ceiling": lexbor_ceiling, "ours": parse_page}, pages, args.seconds, args.quick)
+    ceiling, ours = fast["ceiling"], fast["ours"]
+    slow = rates({"theirs": bs4_parse_page, "walk": bs4_text_walk}, pages, args.seconds, args.quick)
+    theirs, walk = slow["theirs"], slow["walk"]
     print(f"{'lexbor text walk (ceiling)':34} {ceiling:10,.0f} pages/s")
     print(f"{'parse_page (selectolax/lexbor)':34} {ours:10,.0f} pages/s")
     print(f"{'BeautifulSoup (html.parser)':34} {theirs:10,.0f} pages/s")

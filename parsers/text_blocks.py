@@ -9,11 +9,16 @@ template, svg, elements marked ``hidden`` or ``display:none``) is dropped. Entit
 lexbor, whitespace is collapsed to single spaces, and ``<q>`` gets the quotation marks a browser
 would draw around it.
 
-Speed matters (the crawler parses every fetched page): one C-level depth-first ``traverse`` of
-lexbor's tree that skips whitespace-only text nodes, no recursion (a 10,000-deep page cannot
-overflow the stack). A text node's block is its nearest non-inline ancestor; a new block starts
-whenever that owner changes or a non-inline element (such as ``<br>``) comes between two text
-nodes. Zero-width characters and soft hyphens, which render as nothing, are removed.
+Speed matters (the crawler parses every fetched page), so lexbor does the splitting in C: inline
+elements are unwrapped and invisible nodes and comments removed, after which each block's text is
+one text node, and one ``text()`` call reads them all, separated. Python visits only elements, in
+one C-level ``traverse`` with no recursion (a 10,000-deep page cannot overflow the stack), and
+collapses whitespace over the whole page at once. Zero-width characters and soft hyphens, which
+render as nothing, are removed.
+
+The result is exactly what the earlier node-by-node walk gave (``tests/test_text_blocks.py``
+keeps that walk as the reference), down to which whitespace between inline pieces reads as a
+space: only whitespace that directly precedes the next text does.
 """
 
 from __future__ import annotations
@@ -71,6 +76,8 @@ def _tag_ids() -> tuple[frozenset[int], frozenset[int], frozenset[int], frozense
 
 
 INLINE_IDS, NON_SPLITTING_IDS, RAW_TEXT_IDS, SKIPPED_IDS, TEXT_ID, Q_ID = _tag_ids()
+#: Nodes that neither split blocks nor show text: comments, raw-text and skipped elements.
+DROPPED_IDS = NON_SPLITTING_IDS - INLINE_IDS
 
 
 #: Characters that render as nothing but would break word matching ("Panel\u200bship").
@@ -78,20 +85,35 @@ _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\xad"
 _DROP_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE))
 
 
-def _source(html: str | bytes) -> str:
-    """Text of the page. Callers that know the HTTP charset decode first (``crawler.encoding``);
-    bare bytes are read as UTF-8, else as Windows-1252, the way browsers fall back."""
+#: The tree of the page read last, kept (never read) until the next page's tree is built. Freeing a
+#: document as soon as it is read hands its memory back to the operating system, and the next page
+#: faults it back in: some 20-60 us of kernel time per page on Linux, a tenth of the whole parse.
+#: Freed while the next tree exists, the memory is reused instead. Big pages are not kept.
+_LAST_TREE: list[LexborHTMLParser | None] = [None]
+_KEEP_MAX = 1 << 20
+
+
+def _source(html: str | bytes) -> tuple[str, str | bytes]:
+    """Text of the page, and what to hand lexbor (the bytes themselves when they are UTF-8).
+
+    Callers that know the HTTP charset decode first (``crawler.encoding``); bare bytes are read
+    as UTF-8, else as Windows-1252, the way browsers fall back. Valid UTF-8 goes to lexbor as
+    is: the same bytes it would get by encoding the decoded text again, without that copy.
+    """
     if isinstance(html, str):
-        return html
+        return html, html
     try:
-        return html.decode("utf-8-sig")
+        text = html.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    else:
+        return text, html[3:] if html[:3] == b"\xef\xbb\xbf" else html
     text = html.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
     good = sum(1 for char in text if char > "\x7f") - bad
     # Mostly valid UTF-8 with a few stray bytes stays UTF-8; otherwise it is a legacy code page.
-    return text if good >= bad else html.decode("cp1252", errors="replace")
+    text = text if good >= bad else html.decode("cp1252", errors="replace")
+    return text, text
 
 
 def _present(source: str, needles: tuple[str, ...]) -> bool:
@@ -114,107 +136,128 @@ def _draw_quotation_marks(tree: LexborHTMLParser) -> None:
         node.insert_after("\u201d")
 
 
-def _after_subtree(node: LexborNode) -> LexborNode | None:
-    """The node the walk yields right after ``node``'s subtree (whitespace-only text is skipped)."""
-    current: LexborNode | None = node
-    while current is not None:
-        following = current.next
-        if following is not None:
-            if following.is_empty_text_node:
-                current = following
-                continue
-            return following
-        current = current.parent
-    return None
-
-
-def _space_before(node: LexborNode, inline_ids: frozenset[int]) -> bool:
-    """Did a whitespace-only text node (skipped by the walk) sit right before ``node``'s text?
-
-    ``<b>A</b> <i>B</i>`` reads "A B" while ``<b>A</b><i>B</i>`` reads "AB"; the walk skips the
-    (many) whitespace-only nodes for speed, so a continuing text node asks here instead.
-    """
-    current: LexborNode | None = node
-    while current is not None:
-        previous = current.prev
-        if previous is not None:
-            return previous.is_empty_text_node
-        current = current.parent
-        if current is None or current.tag_id not in inline_ids:
-            return False
-    return False
-
-
 def text_blocks(html: str | bytes) -> list[str]:
     """Return the visible text of ``html`` as ordered, whitespace-collapsed, non-empty blocks."""
-    source = _source(html)
+    source, markup = _source(html)
     if not source or source.isspace():  # (``strip()`` would copy the whole page)
         return []
-    tree = LexborHTMLParser(source)
+    tree = LexborHTMLParser(markup)
+    _LAST_TREE[0] = tree if len(markup) <= _KEEP_MAX else None
     # Lexbor moves all content into <body>; starting there skips <head> without visiting it.
     root = tree.body or tree.root
     if root is None:
         return []
     _remove_hidden(tree, source)
-    raw = _walk(root, stop_at_q=True)
-    if raw is None:
-        # The walk met a visible <q> (rare): draw its quotation marks, then read again. Looking
-        # for <q> during the walk costs nothing; searching the source for it costs more.
+    return _split_blocks(_block_text(tree, root))
+
+
+#: Separates blocks in the text lexbor hands back. HTML parsing never leaves U+0000 in text (it
+#: drops it or turns it into U+FFFD), so it cannot come from the page.
+_SEPARATOR = "\x00"
+#: Bytes that need no care when collapsing: printable ASCII, the newline and the separator.
+_PLAIN_ASCII = bytes(range(0x20, 0x7F)) + b"\n\x00"
+
+
+def _split_blocks(text: str) -> list[str]:
+    """``text`` cut at each separator, whitespace collapsed to single spaces, empty blocks dropped.
+
+    The usual page only has spaces and line breaks (indented markup) between its words: those are
+    collapsed on the UTF-8 bytes, a few C calls over the whole page, where splitting every block
+    into words costs a Python object per word. Anything else (tabs, no-break spaces, zero-width
+    characters) takes the general way, which gives the same result when there is nothing else.
+    """
+    data = text.encode("utf-8", "surrogatepass")
+    # Every other whitespace or invisible character is outside printable ASCII, and unprintable.
+    unusual = data.translate(None, _PLAIN_ASCII)
+    if unusual and not unusual.decode("utf-8", "surrogatepass").isprintable():
+        if any(char in text for char in _INVISIBLE):
+            text = text.translate(_DROP_INVISIBLE)
+        return [block for block in (" ".join(part.split()) for part in text.split(_SEPARATOR)) if block]
+    data = b" ".join([line.strip(b" ") for line in data.split(b"\n")])
+    while b"  " in data:
+        data = data.replace(b"  ", b" ")
+    parts = (part.strip(b" ") for part in data.split(_SEPARATOR.encode()))
+    return [part.decode() for part in parts if part]
+
+
+def _block_text(tree: LexborHTMLParser, root: LexborNode) -> str:
+    """The text under ``root``, one run per block, runs separated by ``_SEPARATOR``.
+
+    Lexbor does the work in C: inline elements are unwrapped, invisible nodes and comments
+    removed, so that each block's text becomes one text node, which ``text()`` then reads in one
+    call. Python only visits elements (not the many text nodes), once.
+    """
+    inline, dropped, has_q = _sort_nodes(root)
+    if has_q:
         _draw_quotation_marks(tree)
-        raw = _walk(root, stop_at_q=False)
-        assert raw is not None
-    joined = "".join(raw)
-    if any(char in joined for char in _INVISIBLE):
-        raw = [part.translate(_DROP_INVISIBLE) for part in raw]
-    return [block for block in (" ".join(part.split()) for part in raw) if block]
+    # Whitespace-only text between inline pieces reads as one space only where it directly
+    # precedes the next text; drop the rest first, while the markup still shows where it sits.
+    for node in dropped:
+        _drop_blanks_before(node)
+    for node in inline:
+        _drop_trailing_blanks(node)
+    for node in dropped:
+        node.decompose(recursive=False)  # unlinks it: cheap, and its subtree goes with it
+    for node in inline:
+        node.unwrap(delete_empty=True)
+    if root.parent is None:
+        # The page hides its whole <body> (a script shows it later), which is read all the same;
+        # lexbor merges text only in a node that has a parent, so give it one.
+        tree.create_node("div").insert_child(root, move=True)
+    root.merge_text_nodes()
+    return root.text(separator=_SEPARATOR, skip_empty=True)
 
 
-def _walk(root: LexborNode, stop_at_q: bool) -> list[str] | None:
-    """The text of each block under ``root``, uncollapsed; None on meeting a ``<q>`` if asked."""
-    raw: list[str] = []
-    current: list[str] = []
-    owner_of_current = -1
+def _sort_nodes(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode], bool]:
+    """Inline elements and the nodes that render nothing under ``root``, and whether there is a
+    ``<q>``. One C-level walk over elements and comments; text nodes are not visited.
+
+    Whatever sits inside a skipped element (``<svg>``, ``<noscript>``...) goes with it, so it
+    needs no care (a ``<q>`` in there only gets quotation marks no one reads).
+    """
+    inline: list[LexborNode] = []
+    dropped: list[LexborNode] = []
+    has_q = False
     inline_ids = INLINE_IDS
-    non_splitting = NON_SPLITTING_IDS
-    raw_text_ids = RAW_TEXT_IDS
-    skipped_ids = SKIPPED_IDS
-    text_id = TEXT_ID
-    q_id = Q_ID if stop_at_q else -2
-    resume_at = -1  # mem_id of the node after a skipped subtree; -1 when not skipping
-    # Whitespace-only text nodes (half of all nodes in indented HTML) are skipped in C.
-    for node in root.traverse(include_text=True, skip_empty=True):
-        if resume_at != -1:
-            if node.mem_id != resume_at:
-                continue
-            resume_at = -1
+    dropped_ids = DROPPED_IDS
+    for node in root.traverse():
         tag_id = node.tag_id
-        if tag_id == text_id:
-            parent = node.parent
-            while parent is not None and parent.tag_id in inline_ids:
-                parent = parent.parent
-            if parent is None:
-                owner = 0
-            elif parent.tag_id in raw_text_ids:
-                continue
-            else:
-                owner = parent.mem_id
-            if owner != owner_of_current:
-                if current:
-                    raw.append("".join(current))
-                    current = []
-                owner_of_current = owner
-            elif current and _space_before(node, inline_ids):
-                current.append(" ")
-            current.append(node.text_content)
-        elif tag_id in skipped_ids:
-            following = _after_subtree(node)
-            if following is None:
-                break
-            resume_at = following.mem_id
-        elif tag_id not in non_splitting:
-            owner_of_current = -1
-        elif tag_id == q_id:
-            return None
-    if current:
-        raw.append("".join(current))
-    return raw
+        if tag_id in inline_ids:
+            inline.append(node)
+            has_q = has_q or tag_id == Q_ID
+        elif tag_id in dropped_ids:
+            dropped.append(node)
+    return inline, dropped, has_q
+
+
+def _drop_blanks_before(node: LexborNode) -> None:
+    """Remove whitespace-only text that leads to ``node``, which renders nothing.
+
+    ``<b>A</b> <i>B</i>`` reads "A B", but a blank followed by a comment, an invisible element
+    or an empty inline element (``<b>A</b> <!-- --><i>B</i>``) has always read "AB": such a blank
+    never counts, even at the start of an inline element that follows it.
+    """
+    current: LexborNode | None = node
+    while current is not None:
+        previous = current.prev
+        while previous is not None and previous.is_empty_text_node:
+            before = previous.prev
+            previous.decompose(recursive=False)
+            previous = before
+        if previous is not None:
+            return
+        current = current.parent
+        if current is None or current.tag_id not in INLINE_IDS:
+            return
+
+
+def _drop_trailing_blanks(node: LexborNode) -> None:
+    """Remove whitespace-only text ending inline element ``node`` (it never reads as a space:
+    ``<b><i>A</i> </b>B`` reads "AB"); an inline element left empty then renders nothing."""
+    last = node.last_child
+    while last is not None and last.is_empty_text_node:
+        before = last.prev
+        last.decompose(recursive=False)
+        last = before
+    if last is None:
+        _drop_blanks_before(node)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import compress, repeat
+from operator import is_
 
 from parsers.layouts._scorecard import QUOTES_EXPECTED, assign_seats, opens_quote, read_quotes
 from parsers.layouts._text import NAME_MAX, fold
@@ -69,6 +71,11 @@ class _Stat:
     value: str | None
 
 
+def _last_at(stat: _Stat) -> int:
+    """The later of the stat's label and value blocks."""
+    return stat.label_at if stat.value_at is None else max(stat.label_at, stat.value_at)
+
+
 @dataclass(slots=True)
 class _Title:
     at: int
@@ -82,7 +89,7 @@ class _Reading:
     """Working state of one parse: problems accumulate as the page is read."""
 
     blocks: list[str]
-    #: ``fold(block)`` for every block of up to ``_TITLE_MAX`` characters, else None
+    #: ``fold(block)`` for every block of up to ``NAME_MAX`` characters, else None
     keys: list[str | None]
     problems: list[str] = field(default_factory=list)
 
@@ -113,6 +120,18 @@ def _parse_percent(text: str) -> tuple[bool, int | None]:
 
 
 _parse_percent_cached = lru_cache(maxsize=_CACHE_SIZE)(_parse_percent)
+_fold_short = lru_cache(maxsize=_CACHE_SIZE)(fold)
+
+
+def _key(text: str) -> str:
+    """``fold(text)``, remembered for short texts (names and labels recur on every page)."""
+    return _fold_short(text) if len(text) <= NAME_MAX else fold(text)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _is_landmark(key: str | None) -> bool:
+    """Might this short block's key be a stat label, the scorecard heading or (part of) a title?"""
+    return key is not None and ("vs" in key or PANEL in key or SCORECARD in key or "versus" in key)
 
 
 def _label_match(block: str, label: str) -> tuple[bool, str | None]:
@@ -197,8 +216,8 @@ class _Index:
     scorecards: list[int] = field(default_factory=list)
     titles: list[_Title] = field(default_factory=list)
     #: key of every short block -> the last index it appears at
-    last_seen: dict[str, int] = field(default_factory=dict)
-    #: ``fold(block)`` for every block of up to ``_TITLE_MAX`` characters, else None
+    last_seen: dict[str | None, int] = field(default_factory=dict)
+    #: ``fold(block)`` for every block of up to ``NAME_MAX`` characters, else None
     keys: list[str | None] = field(default_factory=list)
 
 
@@ -206,23 +225,29 @@ def _index(blocks: list[str]) -> _Index:
     cached = _LAST_INDEX[0]
     if cached is not None and cached[0] is blocks:
         return cached[1]
-    # Long blocks (descriptions, quotes) are prose: no label, heading or title is that long.
-    keys = [fold(block) if len(block) <= _TITLE_MAX else None for block in blocks]
+    # Only short blocks can be names or headings; they recur across a site's pages, so their
+    # keys are remembered. C-level passes (map, zip, compress) over the keys: pages have many
+    # blocks and only a handful of them matter here.
+    keys = [_fold_short(block) if len(block) <= NAME_MAX else None for block in blocks]
     index = _Index(keys=keys)
-    index.last_seen = {
-        key: at for at, key in enumerate(keys) if key is not None and len(blocks[at]) <= NAME_MAX
-    }
+    # The last index of every key (None, which stands for every long block, is never looked up).
+    index.last_seen = dict(zip(keys, range(len(keys)), strict=True))
     last = len(blocks) - 1
     # Only blocks naming a label, the scorecard or a "vs" can matter below: find them first.
-    wanted = [
-        at
-        for at, key in enumerate(keys)
-        if key is not None and ("vs" in key or PANEL in key or SCORECARD in key or "versus" in key)
-    ]
+    wanted = list(compress(range(len(keys)), map(_is_landmark, keys)))
+    # Longer blocks (descriptions, quotes) are prose: at most a long "A vs B" title. Folding
+    # changes case, then whitespace only, so case folding alone tells whether the key has a "vs".
+    long_keys: dict[int, str] = {}
+    for at in compress(range(len(keys)), map(is_, keys, repeat(None))):
+        block = blocks[at]
+        if len(block) <= _TITLE_MAX and ("vs" in (low := block.casefold()) or "versus" in low):
+            long_keys[at] = fold(block)
+    if long_keys:
+        wanted = sorted(wanted + list(long_keys))
     for at in wanted:
         block = blocks[at]
         size = len(block)
-        key = keys[at]
+        key = keys[at] if size <= NAME_MAX else long_keys[at]
         assert key is not None
         if size <= _LABEL_MAX and PANEL in key and _stat_label(block, PANEL)[0]:
             index.panels.append(at)
@@ -258,7 +283,7 @@ def _choose_title(blocks: list[str], index: _Index, candidates: list[_Title]) ->
     last_seen = index.last_seen
     # The title sits close to the tools; a long list of "X vs Y" links above it is navigation.
     for candidate in candidates[-_TITLE_CANDIDATES:]:
-        score = sum(1 for side in candidate.sides if last_seen.get(fold(side), -1) > candidate.end)
+        score = sum(1 for side in candidate.sides if last_seen.get(_key(side), -1) > candidate.end)
         if score == 0:
             # A title with a kicker glued on ("AI tool comparison A vs B") matches by suffix.
             later = blocks[candidate.end + 1 : candidate.end + 1 + _STAT_WINDOW * 3]
@@ -345,9 +370,9 @@ def _header(
 ) -> tuple[int | None, int | None, int | None]:
     """Indexes of category, name and tagline above a tool's first stat."""
     blocks, keys = reading.blocks, reading.keys
-    first_stat = min(i for i in (anchor.label_at, anchor.value_at) if i is not None)
+    first_stat = anchor.label_at if anchor.value_at is None else min(anchor.label_at, anchor.value_at)
     name_at = None
-    side_keys = {fold(side) for side in sides}
+    side_keys = {_key(side) for side in sides}
     for i in range(first_stat - 1, lo - 1, -1):
         if len(blocks[i]) <= NAME_MAX and keys[i] in side_keys:
             name_at = i
@@ -391,7 +416,7 @@ def _read_tool(reading: _Reading, position: int, lo: int, anchor_at: int, sides:
         stat = _read_stat(reading, cursor, cursor, label, after)
         stats[label] = stat
         if stat is not None:
-            cursor = max(i for i in (stat.label_at, stat.value_at) if i is not None) + 1
+            cursor = _last_at(stat) + 1
     category_at, name_at, tagline_at = _header(reading, lo, panel, sides)
     return _Tool(position, anchor_at, category_at, name_at, tagline_at, stats, cursor)
 
@@ -462,7 +487,7 @@ def _tool_anchors(reading: _Reading, anchors: list[int], title: _Title) -> list[
     """The two tools' "Panel ship" labels; extra cards (related tools) are told apart by name."""
     if len(anchors) <= 2:
         return anchors
-    side_keys = {fold(side) for side in title.sides}
+    side_keys = {_key(side) for side in title.sides}
     blocks, keys = reading.blocks, reading.keys
     named = [
         at
