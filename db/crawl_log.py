@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlite_utils import Database
+from typing import TYPE_CHECKING, Any
 
 from db import frontier
+
+if TYPE_CHECKING:  # the writer process passes a plain connection and never imports sqlite-utils
+    from sqlite_utils import Database
 
 #: Counter columns, in the order of `db.store.StoreStats` fields that feed them.
 COUNTERS = (
@@ -80,7 +82,7 @@ def begin(db: Database, site: str, start_urls: list[str]) -> CrawlStart:
     return CrawlStart(crawl_id=crawl_id, site=site, resumed_from=resumed_from)
 
 
-def add_counts(db: Database, crawl_id: int, counts: Iterable[int]) -> None:
+def add_counts(db: Database | sqlite3.Connection, crawl_id: int, counts: Iterable[int]) -> None:
     """Add one batch's counters (in `COUNTERS` order); call inside the batch transaction."""
     values = list(counts)
     if not any(values):

@@ -8,10 +8,13 @@ what survives a SIGKILL.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
+if TYPE_CHECKING:  # the writer process passes a plain connection and never imports sqlite-utils
+    from sqlite_utils import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,17 +24,21 @@ class Entry:
     kind: str = "html"  # "html" or "sitemap": how to fetch it
 
 
-def add(db: Database, crawl_id: int, entries: Iterable[Entry]) -> None:
+def _conn(db: Database | sqlite3.Connection) -> sqlite3.Connection:
+    return db if isinstance(db, sqlite3.Connection) else db.conn
+
+
+def add(db: Database | sqlite3.Connection, crawl_id: int, entries: Iterable[Entry]) -> None:
     """Queue newly discovered URLs (already-known ones are left as they are)."""
-    db.conn.executemany(
+    _conn(db).executemany(
         "INSERT OR IGNORE INTO frontier (crawl_id, url, state, depth, kind) VALUES (?, ?, 'queued', ?, ?)",
         [(crawl_id, e.url, e.depth, e.kind) for e in entries],
     )
 
 
-def mark(db: Database, crawl_id: int, states: Iterable[tuple[str, str]]) -> None:
+def mark(db: Database | sqlite3.Connection, crawl_id: int, states: Iterable[tuple[str, str]]) -> None:
     """Set the state of (url, state) pairs: 'done' or 'failed'."""
-    db.conn.executemany(
+    _conn(db).executemany(
         "UPDATE frontier SET state = ? WHERE crawl_id = ? AND url = ?",
         [(state, crawl_id, url) for url, state in states],
     )

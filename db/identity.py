@@ -29,12 +29,15 @@ _QUOTES = str.maketrans(
         "\u00bb": '"',
     }
 )
+_FOLDED = re.compile("[" + "".join(re.escape(chr(c)) for c in _QUOTES) + "]")
 _SPACE = re.compile(r"\s+")
 
 
 def normalise_text(text: str) -> str:
     """NFKC, curly and straight quotes and apostrophes folded, whitespace collapsed."""
-    folded = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    folded = unicodedata.normalize("NFKC", text)
+    if _FOLDED.search(folded):  # str.translate walks every character through a dict
+        folded = folded.translate(_QUOTES)
     return _SPACE.sub(" ", folded).strip()
 
 

@@ -15,14 +15,19 @@ and `reparse` (db/reparse.py) go through `ingest`.
 
 from __future__ import annotations
 
+import json
+import operator
 import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db.identity import comparison_id, content_id, pair_key, text_key, tool_id, verdict_id
 from db.snapshots import existing_keys
-from parsers.model import ParseResult
+
+if TYPE_CHECKING:
+    from parsers.model import ParseResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +80,45 @@ _TOOL_DETAILS = _SEP.join(
 )
 TOOLS_UPSERT = f"""
 INSERT INTO tools (id, name, category, tagline, description, first_seen, last_seen, details_seen)
-VALUES (:id, :name, :category, :tagline, :description, :first_seen, :last_seen, :details_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE SET
     {_TOOL_DETAILS},
     details_seen = CASE WHEN {_DETAIL_TAKE} THEN excluded.details_seen ELSE tools.details_seen END,
     first_seen = min(tools.first_seen, excluded.first_seen),
     last_seen = max(tools.last_seen, excluded.last_seen)
 """
+
+#: Tools already stored skip the upsert for two UPDATEs (same outcome): the FTS update
+#: trigger of `tools` fires on any write to tagline or description, so the details are
+#: written only when one really changes (rarely), not for every batch that sees the tool.
+_TOOL_VALUES = {"category": "?3", "tagline": "?4", "description": "?5", "first_seen": "?6"}
+_TOOL_VALUES |= {"last_seen": "?7", "details_seen": "?8"}
+
+
+def _bound(sql: str) -> str:
+    """The upsert expression `sql` with `excluded.<column>` as the tool row's parameter."""
+    for column, parameter in _TOOL_VALUES.items():
+        sql = sql.replace(f"excluded.{column}", parameter)
+    return sql
+
+
+_DETAIL_VALUE = {
+    c: f"(CASE WHEN {_DETAIL_TAKE} THEN coalesce(excluded.{c}, tools.{c})"
+    f" ELSE coalesce(tools.{c}, excluded.{c}) END)"
+    for c in ("category", "tagline", "description")
+}
+TOOLS_DETAILS_UPDATE = _bound(
+    f"UPDATE tools SET {_SEP.join(f'{c} = {v}' for c, v in _DETAIL_VALUE.items())}\nWHERE id = ?1 AND ("
+    + " OR ".join(f"{c} IS NOT {v}" for c, v in _DETAIL_VALUE.items())
+    + ")"
+)
+TOOLS_SEEN_UPDATE = _bound(
+    f"""UPDATE tools SET
+    details_seen = CASE WHEN {_DETAIL_TAKE} THEN excluded.details_seen ELSE tools.details_seen END,
+    first_seen = min(tools.first_seen, excluded.first_seen),
+    last_seen = max(tools.last_seen, excluded.last_seen)
+WHERE id = ?1 AND ({_DETAIL_TAKE} OR first_seen > excluded.first_seen OR last_seen < excluded.last_seen)"""
+)
 
 _COMPARISON_STATE = _SEP.join(
     f"{c} = CASE WHEN {_TAKE} THEN coalesce(excluded.{c}, comparisons.{c}) ELSE comparisons.{c} END"
@@ -90,8 +127,7 @@ _COMPARISON_STATE = _SEP.join(
 COMPARISONS_UPSERT = f"""
 INSERT INTO comparisons (id, url, title, tool1_id, tool2_id, pair_key, complete, first_seen,
     last_seen, snapshot_id, content_hash, first_crawl_id, last_crawl_id)
-VALUES (:id, :url, :title, :tool1_id, :tool2_id, :pair_key, :complete, :first_seen,
-    :last_seen, :snapshot_id, :content_hash, :crawl_id, :last_crawl_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE SET
     {_COMPARISON_STATE},
     complete = max(comparisons.complete, excluded.complete),
@@ -105,9 +141,7 @@ LISTINGS_UPSERT = f"""
 INSERT INTO listings (id, comparison_id, tool_id, position, panel_ship_pct, community_pct,
     entry_price, entry_price_usd, entry_price_kind, complete, first_seen, last_seen, snapshot_id,
     first_crawl_id, last_crawl_id)
-VALUES (:id, :comparison_id, :tool_id, :position, :panel_ship_pct, :community_pct,
-    :entry_price, :entry_price_usd, :entry_price_kind, :complete, :first_seen, :last_seen,
-    :snapshot_id, :crawl_id, :last_crawl_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE SET
     complete = max(listings.complete, excluded.complete),
     snapshot_id = CASE WHEN {_NEWER.format(t="listings")}
@@ -115,20 +149,19 @@ ON CONFLICT(id) DO UPDATE SET
 """
 
 VERDICTS_INSERT = """
-INSERT OR IGNORE INTO verdicts (id, tool_id, reviewer_seat, text, text_key, first_seen, last_seen)
-VALUES (:id, :tool_id, :reviewer_seat, :text, :text_key, :first_seen, :last_seen)
+INSERT INTO verdicts (id, tool_id, reviewer_seat, text, text_key, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 """
 VERDICTS_SEEN = """
-UPDATE verdicts SET first_seen = min(first_seen, :first_seen), last_seen = max(last_seen, :last_seen)
-WHERE id = :id AND (first_seen > :first_seen OR last_seen < :last_seen)
+UPDATE verdicts SET first_seen = min(first_seen, ?2), last_seen = max(last_seen, ?3)
+WHERE id = ?1 AND (first_seen > ?2 OR last_seen < ?3)
 """
 
 _APPEARANCE_IDS = _CRAWL_IDS.format(t="verdict_appearances")
 APPEARANCES_UPSERT = f"""
-INSERT INTO verdict_appearances (verdict_id, comparison_id, reviewer_seat, position, first_seen,
-    last_seen, snapshot_id, complete, first_crawl_id, last_crawl_id)
-VALUES (:verdict_id, :comparison_id, :reviewer_seat, :position, :first_seen, :last_seen,
-    :snapshot_id, :complete, :crawl_id, :last_crawl_id)
+INSERT INTO verdict_appearances (verdict_id, comparison_id, reviewer_seat, position, complete,
+    first_seen, last_seen, snapshot_id, first_crawl_id, last_crawl_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(verdict_id, comparison_id) DO UPDATE SET
     reviewer_seat = CASE WHEN {_NEWER.format(t="verdict_appearances")}
         THEN excluded.reviewer_seat ELSE verdict_appearances.reviewer_seat END,
@@ -140,7 +173,54 @@ ON CONFLICT(verdict_id, comparison_id) DO UPDATE SET
 """
 
 
-@lru_cache(maxsize=1 << 16)
+_TOOL_IDS = "SELECT id FROM tools WHERE id IN (SELECT value FROM json_each(?))"
+_LISTING_IDS = "SELECT id FROM listings WHERE id IN (SELECT value FROM json_each(?))"
+_VERDICT_IDS = "SELECT id FROM verdicts WHERE id IN (SELECT value FROM json_each(?))"
+_APPEARANCE_KEYS = """SELECT verdict_id, comparison_id FROM verdict_appearances
+WHERE comparison_id IN (SELECT value FROM json_each(?))"""
+_APPEARANCE_KEY = operator.itemgetter(0, 1)
+_ROW_ID = operator.itemgetter(0)
+
+
+def _existing(conn: sqlite3.Connection, sql: str, keys: Iterable[str]) -> set[Any]:
+    """Which of `keys` the single-column `sql` (with one `json_each(?)`) finds."""
+    return {key for (key,) in conn.execute(sql, [json.dumps(list(keys))])}
+
+
+def _insert_or_merge(
+    conn: sqlite3.Connection,
+    upsert: str,
+    rows: Iterable[Sequence[Any]],
+    existing: set[Any],
+    key: Callable[[Sequence[Any]], Any] = _ROW_ID,
+) -> None:
+    """Write rows through `upsert`, the ones whose key is new by its plain INSERT part.
+
+    Same rows as the upsert alone (a new key has nothing to merge with), for about half
+    the CPU: SQLite checks foreign keys far more slowly in an upsert than in an insert.
+    A key met again later in the batch is merged with the row inserted before it.
+    """
+    fresh: list[Sequence[Any]] = []
+    again: list[Sequence[Any]] = []
+    for row in rows:
+        name = key(row)
+        if name in existing:
+            again.append(row)
+        else:
+            existing.add(name)
+            fresh.append(row)
+    conn.executemany(_insert(upsert), fresh)
+    conn.executemany(upsert, again)
+
+
+def _insert(upsert: str) -> str:
+    """The plain INSERT part of an upsert."""
+    return upsert[: upsert.index("ON CONFLICT")]
+
+
+#: Bounds the writer's memory on a large site: each entry holds a quote's text (~600 B).
+#: 4,096 recent quotes (over 500 pages' worth) keep the hit rate of a crawl's repeats.
+@lru_cache(maxsize=1 << 12)
 def verdict_keys(tool: str, text: str) -> tuple[str, str]:
     """(verdict id, text key): cached, since the site repeats each quote on many pages."""
     return verdict_id(tool, text), text_key(text)
@@ -157,55 +237,41 @@ def listing_id(comparison: str, position: int, tool: str, values: tuple[Any, ...
 
 
 class _Batch:
-    """Rows of one batch, merged in Python so each key is written once."""
+    """Rows of one batch (plain lists, in the upserts' column order), merged in Python so
+    each tool and verdict is written once."""
 
     def __init__(self) -> None:
-        self.tools: dict[str, dict[str, Any]] = {}
-        self.comparisons: list[dict[str, Any]] = []
-        self.listings: list[dict[str, Any]] = []
-        self.verdicts: dict[str, dict[str, Any]] = {}
-        self.appearances: list[dict[str, Any]] = []
+        self.tools: dict[str, list[Any]] = {}
+        self.comparisons: list[tuple[Any, ...]] = []
+        self.listings: list[tuple[Any, ...]] = []
+        self.verdicts: dict[str, list[Any]] = {}
+        self.appearances: list[tuple[Any, ...]] = []
 
     def add_tool(self, tid: str, listing: Any, item: IngestItem, complete: bool) -> None:
-        details = {k: getattr(listing, k) for k in ("category", "tagline", "description")}
+        details = (listing.category, listing.tagline, listing.description)
         seen = item.seen_to if complete else None
         row = self.tools.get(tid)
-        if row is None:
-            self.tools[tid] = {
-                "id": tid,
-                "name": listing.name,
-                **details,
-                "first_seen": item.seen_from,
-                "last_seen": item.seen_to,
-                "details_seen": seen,
-            }
+        if row is None:  # id, name, category, tagline, description, first/last/details seen
+            self.tools[tid] = [tid, listing.name, *details, item.seen_from, item.seen_to, seen]
             return
-        take = seen is not None and (row["details_seen"] is None or seen >= row["details_seen"])
-        for key, value in details.items():
+        take = seen is not None and (row[7] is None or seen >= row[7])
+        for index, value in enumerate(details, start=2):
             if take:
-                row[key] = value if value is not None else row[key]
-            elif row[key] is None:
-                row[key] = value
+                row[index] = value if value is not None else row[index]
+            elif row[index] is None:
+                row[index] = value
         if take:
-            row["details_seen"] = seen
-        row["first_seen"] = min(row["first_seen"], item.seen_from)
-        row["last_seen"] = max(row["last_seen"], item.seen_to)
+            row[7] = seen
+        row[5] = min(row[5], item.seen_from)
+        row[6] = max(row[6], item.seen_to)
 
     def add_verdict(self, vid: str, key: str, tid: str, seat: int, text: str, item: IngestItem) -> None:
         row = self.verdicts.get(vid)
-        if row is None:
-            self.verdicts[vid] = {
-                "id": vid,
-                "tool_id": tid,
-                "reviewer_seat": seat,
-                "text": text,
-                "text_key": key,
-                "first_seen": item.seen_from,
-                "last_seen": item.seen_to,
-            }
+        if row is None:  # id, tool_id, reviewer_seat, text, text_key, first_seen, last_seen
+            self.verdicts[vid] = [vid, tid, seat, text, key, item.seen_from, item.seen_to]
         else:
-            row["first_seen"] = min(row["first_seen"], item.seen_from)
-            row["last_seen"] = max(row["last_seen"], item.seen_to)
+            row[5] = min(row[5], item.seen_from)
+            row[6] = max(row[6], item.seen_to)
 
 
 def ingest(conn: sqlite3.Connection, items: list[IngestItem]) -> IngestStats:
@@ -214,11 +280,13 @@ def ingest(conn: sqlite3.Connection, items: list[IngestItem]) -> IngestStats:
     if not items:
         return IngestStats()
     ids = [comparison_id(item.url) for item in items]
-    known: dict[str, str | None] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        sql = f"SELECT id, content_hash FROM comparisons WHERE id IN ({', '.join('?' * len(chunk))})"
-        known.update(conn.execute(sql, chunk).fetchall())
+    known: dict[str, str | None] = dict(
+        conn.execute(
+            "SELECT id, content_hash FROM comparisons WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(ids)],
+        )
+    )
+    existing_comparisons = set(known)
     batch = _Batch()
     new = changed = 0
     for item, cid in zip(items, ids, strict=True):
@@ -230,30 +298,33 @@ def ingest(conn: sqlite3.Connection, items: list[IngestItem]) -> IngestStats:
         elif complete and known[cid] != state:
             changed += known[cid] is not None
             known[cid] = state
-    conn.executemany(TOOLS_UPSERT, list(batch.tools.values()))
-    conn.executemany(COMPARISONS_UPSERT, batch.comparisons)
-    conn.executemany(LISTINGS_UPSERT, batch.listings)
+    cids = json.dumps(ids)
+    known_tools = _existing(conn, _TOOL_IDS, batch.tools)
+    tools = list(batch.tools.values())
+    conn.executemany(_insert(TOOLS_UPSERT), [t for t in tools if t[0] not in known_tools])
+    stored = [t for t in tools if t[0] in known_tools]
+    conn.executemany(TOOLS_DETAILS_UPDATE, stored)
+    conn.executemany(TOOLS_SEEN_UPDATE, stored)
+    _insert_or_merge(conn, COMPARISONS_UPSERT, batch.comparisons, existing_comparisons)
+    listing_ids = [row[0] for row in batch.listings]
+    _insert_or_merge(conn, LISTINGS_UPSERT, batch.listings, _existing(conn, _LISTING_IDS, listing_ids))
     verdicts = list(batch.verdicts.values())
-    verdicts_new = conn.executemany(VERDICTS_INSERT, verdicts).rowcount
-    if verdicts_new < len(verdicts):
-        conn.executemany(VERDICTS_SEEN, verdicts)
-    conn.executemany(APPEARANCES_UPSERT, batch.appearances)
-    return IngestStats(new, changed, max(verdicts_new, 0), len(batch.appearances))
+    known_verdicts = _existing(conn, _VERDICT_IDS, batch.verdicts)
+    fresh = [v for v in verdicts if v[0] not in known_verdicts]
+    conn.executemany(VERDICTS_INSERT, fresh)
+    conn.executemany(VERDICTS_SEEN, [(v[0], v[5], v[6]) for v in verdicts if v[0] in known_verdicts])
+    appeared = {tuple(row) for row in conn.execute(_APPEARANCE_KEYS, [cids])}
+    _insert_or_merge(conn, APPEARANCES_UPSERT, batch.appearances, appeared, key=_APPEARANCE_KEY)
+    return IngestStats(new, changed, len(fresh), len(batch.appearances))
 
 
 def _add_page(batch: _Batch, item: IngestItem, cid: str) -> str:
     """Add one page's rows to `batch`; returns the fingerprint of its state."""
     parse = item.parse
     complete = parse.status == "ok"
-    common = {
-        "comparison_id": cid,
-        "complete": int(complete),
-        "first_seen": item.seen_from,
-        "last_seen": item.seen_to,
-        "snapshot_id": item.snapshot_id,
-        "crawl_id": item.crawl_id,
-        "last_crawl_id": item.last_crawl_id or item.crawl_id,
-    }
+    crawl_id, last_crawl_id = item.crawl_id, item.last_crawl_id or item.crawl_id
+    # The columns every listing and appearance of the page ends with.
+    tail = (int(complete), item.seen_from, item.seen_to, item.snapshot_id, crawl_id, last_crawl_id)
     tools: dict[int, str] = {}
     state: list[str] = [parse.title or ""]
     for listing in parse.listings:
@@ -270,19 +341,7 @@ def _add_page(batch: _Batch, item: IngestItem, cid: str) -> str:
         )
         lid = listing_id(cid, listing.position, tid, values)
         state.append(lid)
-        batch.listings.append(
-            {
-                "id": lid,
-                "tool_id": tid,
-                "position": listing.position,
-                "panel_ship_pct": values[0],
-                "community_pct": values[1],
-                "entry_price": values[2],
-                "entry_price_usd": values[3],
-                "entry_price_kind": values[4],
-                **common,
-            }
-        )
+        batch.listings.append((lid, cid, tid, listing.position, *values, *tail))
     for quote in parse.quotes:
         tid = tools.get(quote.position)
         if tid is None or not quote.text.strip():
@@ -290,32 +349,25 @@ def _add_page(batch: _Batch, item: IngestItem, cid: str) -> str:
         vid, key = verdict_keys(tid, quote.text)
         state.append(f"{vid}:{quote.reviewer_seat}")
         batch.add_verdict(vid, key, tid, quote.reviewer_seat, quote.text, item)
-        batch.appearances.append(
-            {
-                "verdict_id": vid,
-                "reviewer_seat": quote.reviewer_seat,
-                "position": quote.position,
-                **common,
-            }
-        )
+        batch.appearances.append((vid, cid, quote.reviewer_seat, quote.position, *tail))
     tool1, tool2 = tools.get(1), tools.get(2)
     fingerprint = content_id("state", *state)
     batch.comparisons.append(
-        {
-            "id": cid,
-            "url": item.url,
-            "title": parse.title,
-            "tool1_id": tool1,
-            "tool2_id": tool2,
-            "pair_key": pair_key(tool1, tool2) if tool1 and tool2 else None,
-            "complete": int(complete),
-            "first_seen": item.seen_from,
-            "last_seen": item.seen_to,
-            "snapshot_id": item.snapshot_id,
-            "content_hash": fingerprint,
-            "crawl_id": item.crawl_id,
-            "last_crawl_id": item.last_crawl_id or item.crawl_id,
-        }
+        (
+            cid,
+            item.url,
+            parse.title,
+            tool1,
+            tool2,
+            pair_key(tool1, tool2) if tool1 and tool2 else None,
+            int(complete),
+            item.seen_from,
+            item.seen_to,
+            item.snapshot_id,
+            fingerprint,
+            crawl_id,
+            last_crawl_id,
+        )
     )
     return fingerprint
 
@@ -330,32 +382,66 @@ class Revisit:
     crawl_id: int | None
 
 
-_REVISIT = (
-    """UPDATE listings SET last_seen = :seen, last_crawl_id = coalesce(:crawl_id, last_crawl_id)
-    WHERE comparison_id = :cid AND last_seen = :previous""",
-    """UPDATE verdict_appearances SET last_seen = :seen,
-        last_crawl_id = coalesce(:crawl_id, last_crawl_id)
-    WHERE comparison_id = :cid AND last_seen = :previous""",
-    """UPDATE verdicts SET last_seen = :seen WHERE last_seen < :seen AND id IN
-        (SELECT verdict_id FROM verdict_appearances WHERE comparison_id = :cid AND last_seen = :seen)""",
-    """UPDATE tools SET last_seen = :seen WHERE last_seen < :seen AND id IN
-        (SELECT tool_id FROM listings WHERE comparison_id = :cid AND last_seen = :seen)""",
-    """UPDATE comparisons SET last_seen = max(last_seen, :seen),
-        last_crawl_id = coalesce(:crawl_id, last_crawl_id), gone_at = NULL, gone_crawl_id = NULL
-    WHERE id = :cid""",
+#: Parameters: ?1 comparison id, ?2 previous last_seen, ?3 new last_seen, ?4 crawl id.
+_LISTINGS_SEEN = """UPDATE listings SET last_seen = ?3, last_crawl_id = coalesce(?4, last_crawl_id)
+WHERE comparison_id = ?1 AND last_seen = ?2"""
+_APPEARANCES_SEEN = """UPDATE verdict_appearances SET last_seen = ?3,
+    last_crawl_id = coalesce(?4, last_crawl_id)
+WHERE comparison_id = ?1 AND last_seen = ?2"""
+#: ?1 comparison id, ?2 new last_seen, ?3 crawl id. A page seen again is no longer gone:
+#: that second statement rarely matches, and writing NULL over NULL in every row would
+#: still cost an update of the index on gone_crawl_id.
+_COMPARISONS_SEEN = (
+    "UPDATE comparisons SET last_seen = max(last_seen, ?2), last_crawl_id = coalesce(?3, last_crawl_id) "
+    "WHERE id = ?1"
+)
+_COMPARISONS_BACK = (
+    "UPDATE comparisons SET gone_at = NULL, gone_crawl_id = NULL "
+    "WHERE id = ? AND (gone_at IS NOT NULL OR gone_crawl_id IS NOT NULL)"
+)
+#: A verdict (tool) is seen when one of its appearances (listings) is: (rows, update).
+_SHARED_SEEN = (
+    (
+        "SELECT comparison_id, verdict_id, last_seen FROM verdict_appearances "
+        "WHERE comparison_id IN (SELECT value FROM json_each(?))",
+        "UPDATE verdicts SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2",
+    ),
+    (
+        "SELECT comparison_id, tool_id, last_seen FROM listings "
+        "WHERE comparison_id IN (SELECT value FROM json_each(?))",
+        "UPDATE tools SET last_seen = ?2 WHERE id = ?1 AND last_seen < ?2",
+    ),
 )
 
 
 def revisit(conn: sqlite3.Connection, visits: list[Revisit]) -> None:
-    """Move `last_seen` of the rows a page's current body yields (nothing else changes)."""
+    """Move `last_seen` of the rows a page's current body yields (nothing else changes).
+
+    Listings and appearances still at the snapshot's previous `last_seen` move to the
+    new one; then each verdict and tool is updated once per batch, to the latest time
+    any of its moved rows was seen (not once per page it is on: a verdict row holds its
+    whole text, and the site repeats a quote on dozens of pages).
+    """
     params = [
-        {"cid": comparison_id(v.url), "previous": v.previous_seen, "seen": v.seen, "crawl_id": v.crawl_id}
+        (comparison_id(v.url), v.previous_seen, v.seen, v.crawl_id)
         for v in visits
         if v.seen > v.previous_seen
     ]
     if not params:
         return
-    present = existing_keys(conn, "SELECT id FROM comparisons WHERE id IN ({})", [p["cid"] for p in params])
-    params = [p for p in params if p["cid"] in present]
-    for sql in _REVISIT:
-        conn.executemany(sql, params)
+    present = existing_keys(conn, "SELECT id FROM comparisons WHERE id IN ({})", [p[0] for p in params])
+    params = [p for p in params if p[0] in present]
+    conn.executemany(_LISTINGS_SEEN, params)
+    conn.executemany(_APPEARANCES_SEEN, params)
+    seen_at: dict[str, set[str]] = {}
+    for cid, _, seen, _ in params:
+        seen_at.setdefault(cid, set()).add(seen)
+    cids = json.dumps(list(seen_at))
+    for select, update in _SHARED_SEEN:
+        latest: dict[str, str] = {}
+        for cid, row_id, last_seen in conn.execute(select, [cids]):
+            if last_seen in seen_at[cid] and last_seen > latest.get(row_id, ""):
+                latest[row_id] = last_seen
+        conn.executemany(update, latest.items())
+    conn.executemany(_COMPARISONS_SEEN, [(cid, seen, crawl_id) for cid, _, seen, crawl_id in params])
+    conn.executemany(_COMPARISONS_BACK, [(cid,) for cid in seen_at])

@@ -30,11 +30,15 @@ from array import array
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zlib import crc32
 
 from rensa import RMinHash
-from sqlite_utils import Database
+
+from db.archive import transaction
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 NUM_PERM = 128
 NUM_BANDS = 32
@@ -117,10 +121,11 @@ class _Verdict:
         return (self.first_seen, self.id)
 
 
-def mark_near_duplicates(db: Database) -> NearDuplicateStats:
+def mark_near_duplicates(db: Database | sqlite3.Connection) -> NearDuplicateStats:
     """Check verdicts added since the last pass; sets `near_duplicate_of`. One transaction."""
-    with db.atomic():
-        return _mark(db.conn)
+    conn = db if isinstance(db, sqlite3.Connection) else db.conn
+    with transaction(conn):
+        return _mark(conn)
 
 
 def _mark(conn: sqlite3.Connection) -> NearDuplicateStats:

@@ -19,6 +19,7 @@ Exit codes: 0 done, 1 failed, 2 done but fewer complete comparisons.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import sqlite3
@@ -32,7 +33,6 @@ from typing import Any
 from db.archive import open_archive
 from db.identity import comparison_id
 from db.ingest import IngestItem, ingest
-from db.near_duplicates import mark_near_duplicates
 from db.snapshots import decompress, existing_keys
 from parsers.model import ParseResult
 
@@ -80,15 +80,19 @@ def run_reparse(db_path: str | Path, force: bool = False, workers: int | None = 
     done = changed_snapshots = rebuilt = 0
     last_report = time.perf_counter()
     try:
+        columns = _scratch(db.conn)
         for parsed_count, results in _map(tasks, workers):
             done += parsed_count
             if results:
                 changed_snapshots += sum(r.changed for r in results)
-                rebuilt += _rebuild(db, results)
+                rebuilt += _rebuild(db, results, columns)
             if time.perf_counter() - last_report >= PROGRESS_SECONDS:
                 _progress(f"{done}/{total} snapshots re-parsed, {rebuilt} pages rebuilt")
                 last_report = time.perf_counter()
+        _drop_scratch(db.conn)
         _remove_orphans(db)
+        from db.near_duplicates import mark_near_duplicates  # not in the workers: rensa
+
         near = mark_near_duplicates(db)
         complete_after = _complete_comparisons(db)
     except (sqlite3.Error, OSError, ValueError) as error:
@@ -182,10 +186,41 @@ def _decode(body: bytes, encoding: str | None) -> str | bytes:
         return body
 
 
-def _rebuild(db: Any, results: list[Reparsed]) -> int:
-    """Store new parse outcomes and rebuild the derived rows of their pages."""
+#: The derived rows a page's rebuild replaces: (table, key columns, comparison column).
+_DERIVED = (
+    ("comparisons", ("id",), "id"),
+    ("listings", ("id",), "comparison_id"),
+    ("verdict_appearances", ("verdict_id", "comparison_id"), "comparison_id"),
+)
+
+
+def _scratch(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """TEMP tables shadowing the derived tables (same columns and keys, no other index, no
+    foreign key): `ingest` rebuilds a group of pages into them from an empty slate."""
+    columns: dict[str, list[str]] = {}
+    for table, key, _ in _DERIVED:
+        conn.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM main.{table} WHERE 0")
+        conn.execute(f"CREATE UNIQUE INDEX temp.scratch_{table} ON {table} ({', '.join(key)})")
+        columns[table] = [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})")]
+    return columns
+
+
+def _drop_scratch(conn: sqlite3.Connection) -> None:
+    for table, _, _ in _DERIVED:
+        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def _rebuild(db: Any, results: list[Reparsed], columns: dict[str, list[str]]) -> int:
+    """Store new parse outcomes and rebuild the derived rows of their pages.
+
+    The rows are rebuilt from an empty slate in the TEMP tables of `_scratch` (what
+    deleting and re-ingesting them would leave), then only the rows that differ are
+    written to the archive: a `--force` run whose outcomes did not change reads every
+    page's rows but rewrites none of them.
+    """
     conn: sqlite3.Connection = db.conn
     ids = sorted({comparison_id(r.url) for r in results})
+    cids = json.dumps(ids)
     with db.atomic():
         conn.executemany(
             "UPDATE snapshots SET parse_status = :parse_status, parse_problems = :parse_problems, "
@@ -193,31 +228,49 @@ def _rebuild(db: Any, results: list[Reparsed]) -> int:
             "parse_hash = :parse_hash WHERE id = :id",
             [{**r.columns, "id": r.snapshot_id} for r in results],
         )
-        gone: list[tuple[Any, ...]] = []
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            gone += conn.execute(
-                f"SELECT id, gone_at, gone_crawl_id FROM comparisons WHERE id IN ({marks}) "
-                "AND gone_at IS NOT NULL",
-                chunk,
-            ).fetchall()
-            for table, column in (
-                ("verdict_appearances", "comparison_id"),
-                ("listings", "comparison_id"),
-                ("comparisons", "id"),
-            ):
-                conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+        for table, _, _ in _DERIVED:
+            conn.execute(f"DELETE FROM temp.{table}")
+        gone = conn.execute(
+            "SELECT id, gone_at, gone_crawl_id FROM main.comparisons "
+            "WHERE id IN (SELECT value FROM json_each(?)) AND gone_at IS NOT NULL",
+            [cids],
+        ).fetchall()
         items = [
             IngestItem(r.url, r.parse, r.snapshot_id, r.crawl_id, r.fetched_at, r.last_seen, r.last_crawl_id)
             for r in sorted(results, key=lambda r: (r.fetched_at, r.snapshot_id))
         ]
-        ingest(conn, items)
+        ingest(conn, items)  # tools and verdicts into the archive, the rest into temp
         conn.executemany(
-            "UPDATE comparisons SET gone_at = ?, gone_crawl_id = ? WHERE id = ? AND last_seen < ?",
+            "UPDATE temp.comparisons SET gone_at = ?, gone_crawl_id = ? WHERE id = ? AND last_seen < ?",
             [(gone_at, crawl, cid, gone_at) for cid, gone_at, crawl in gone],
         )
-    return len(existing_keys(conn, "SELECT id FROM comparisons WHERE id IN ({})", ids))
+        changes = [_differences(conn, table, key, by, columns[table], cids) for table, key, by in _DERIVED]
+        for (table, key, _), (_, stale) in reversed(list(zip(_DERIVED, changes, strict=True))):
+            match = " AND ".join(f"{k} = ?" for k in key)
+            conn.executemany(f"DELETE FROM main.{table} WHERE {match}", stale)
+        for (table, key, _), (rows, _) in zip(_DERIVED, changes, strict=True):
+            names = columns[table]
+            update = ", ".join(f"{c} = excluded.{c}" for c in names if c not in key)
+            conn.executemany(
+                f"INSERT INTO main.{table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+                f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {update}",
+                rows,
+            )
+    return len(existing_keys(conn, "SELECT id FROM main.comparisons WHERE id IN ({})", ids))
+
+
+def _differences(
+    conn: sqlite3.Connection, table: str, key: tuple[str, ...], by: str, names: list[str], cids: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """(rebuilt rows the archive lacks or holds otherwise, keys of archived rows not rebuilt).
+
+    Compared in SQL (EXCEPT treats NULLs as equal, as a row rewrite would leave them).
+    """
+    columns, keys = ", ".join(names), ", ".join(key)
+    archived = f"FROM main.{table} WHERE {by} IN (SELECT value FROM json_each(?))"
+    changed = conn.execute(f"SELECT {columns} FROM temp.{table} EXCEPT SELECT {columns} {archived}", [cids])
+    stale = conn.execute(f"SELECT {keys} {archived} EXCEPT SELECT {keys} FROM temp.{table}", [cids])
+    return changed.fetchall(), stale.fetchall()
 
 
 def _remove_orphans(db: Any) -> None:

@@ -116,3 +116,32 @@ def test_a_regressed_parser_exits_2_and_a_fixed_one_restores(
     db = open_archive(archive)
     assert db.execute("SELECT count(*) FROM current_comparisons").fetchone()[0] == 2
     assert db.execute("SELECT count(*) FROM verdict_appearances").fetchone()[0] == 16
+
+
+def test_force_rebuilds_tampered_rows_and_rewrites_no_unchanged_one(archive: Path) -> None:
+    run_reparse(archive, workers=1)
+    db = open_archive(archive)
+    tables = {"comparisons": "id", "listings": "id", "verdict_appearances": "verdict_id, comparison_id"}
+
+    def derived() -> dict[str, list[tuple[object, ...]]]:
+        return {t: db.execute(f"SELECT * FROM {t} ORDER BY {key}").fetchall() for t, key in tables.items()}
+
+    healed = derived()
+    rowids = db.execute("SELECT rowid, id FROM listings ORDER BY rowid").fetchall()
+    db.execute("PRAGMA foreign_keys = OFF")
+    with db.atomic():
+        db.execute("UPDATE comparisons SET title = 'tampered' WHERE url = ?", [URL2])
+        db.execute(
+            "DELETE FROM verdict_appearances WHERE rowid IN (SELECT min(rowid) FROM verdict_appearances)"
+        )
+        db.execute(
+            "INSERT INTO listings (id, comparison_id, tool_id, position, complete, first_seen, last_seen) "
+            "SELECT 'stray', comparison_id, tool_id, 9, 1, first_seen, last_seen FROM listings LIMIT 1"
+        )
+    db.execute("PRAGMA foreign_keys = ON")
+    db.close()
+    assert run_reparse(archive, force=True, workers=1) == 0
+    db = open_archive(archive)
+    assert derived() == healed
+    # Rows the rebuild found identical were left in place, not deleted and inserted again.
+    assert db.execute("SELECT rowid, id FROM listings ORDER BY rowid").fetchall() == rowids
