@@ -7,6 +7,7 @@ gives every stage the same field names and lets type checkers catch drift.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -49,6 +50,41 @@ class Quote:
     position: int
     reviewer_seat: int
     text: str
+
+
+def _builder(cls: type[Any]) -> Any:
+    """A positional constructor for frozen, slotted ``cls`` that sets each slot directly.
+
+    The generated ``__init__`` of a frozen dataclass goes through ``object.__setattr__`` once per
+    field, about twice the cost of writing the slots: parsers build ten records per page. The
+    record is the same (same type, equality, hash, repr, still read-only afterwards).
+    """
+    setters = [cls.__dict__[name].__set__ for name in cls.__dataclass_fields__]
+    new = object.__new__
+
+    def build(*values: Any) -> Any:
+        record = new(cls)
+        for setter, value in zip(setters, values, strict=True):
+            setter(record, value)
+        return record
+
+    return build
+
+
+#: ``new_listing(position, name, category, tagline, panel_ship_pct, community_pct, entry_price,
+#: entry_price_usd, entry_price_kind, description)``, every field in declaration order.
+new_listing: Callable[..., Listing] = _builder(Listing)
+_new = object.__new__
+_set_position, _set_seat, _set_text = (Quote.__dict__[name].__set__ for name in Quote.__dataclass_fields__)
+
+
+def new_quote(position: int, reviewer_seat: int, text: str) -> Quote:
+    """``Quote(position, reviewer_seat, text)`` at half the cost (eight per page; see ``_builder``)."""
+    quote = _new(Quote)
+    _set_position(quote, position)
+    _set_seat(quote, reviewer_seat)
+    _set_text(quote, text)
+    return quote
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from parsers.layouts._text import NAME_MAX, fold
-from parsers.model import Quote
+from parsers.model import Quote, new_quote
 
 QUOTES_EXPECTED = 8
 #: Opening quotation mark -> the marks that may close it.
@@ -140,7 +140,7 @@ def assign_seats(texts: list[str], markers: list[int | None]) -> list[Quote]:
         position = markers[index] if by_column else index % 2 + 1
         assert position is not None
         seats[position] += 1
-        quotes.append(Quote(position, seats[position], text))  # (keywords cost a third more)
+        quotes.append(new_quote(position, seats[position], text))
     if by_column:
         quotes.sort(key=lambda q: (q.reviewer_seat, q.position))
     return quotes

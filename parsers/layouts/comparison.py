@@ -23,7 +23,7 @@ from operator import is_
 
 from parsers.layouts._scorecard import QUOTES_EXPECTED, assign_seats, opens_quote, read_quotes
 from parsers.layouts._text import NAME_MAX, fold
-from parsers.model import LISTING_FIELDS, Listing, ParseResult
+from parsers.model import LISTING_FIELDS, Listing, ParseResult, new_listing
 from parsers.prices import parse_entry_price
 
 NAME = "comparison"
@@ -466,18 +466,8 @@ def _listing(reading: _Reading, tool: _Tool, description_stop: int) -> Listing:
     description = max(region, key=len) if region else None
     if description is None:
         reading.problem("description", f"not found for tool {n}")
-    return Listing(
-        position=n,
-        name=name,
-        category=category,
-        tagline=tagline,
-        panel_ship_pct=panel,
-        community_pct=community,
-        entry_price=entry,
-        entry_price_usd=usd,
-        entry_price_kind=kind,
-        description=description,
-    )
+    # (fields in declaration order: position, name, category, tagline, panel, community, entry...)
+    return new_listing(n, name, category, tagline, panel, community, entry, usd, kind, description)
 
 
 # --- the page ------------------------------------------------------------------------------------
