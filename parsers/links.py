@@ -43,13 +43,43 @@ def _absolute(origin: str, href: str) -> str | None:
 #: safe_url_string leaves as they are: for these urljoin alone gives the same URL, at a
 #: quarter of the cost (tests/test_links_sitemaps.py checks the two agree).
 _PLAIN_HREF = re.compile(r"[A-Za-z0-9\-._~/?=&+,;!$*()@]+").fullmatch
+#: A path with no query or params (absolute, or relative to the page's directory).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~/]+").fullmatch
 _PLAIN_BASE = re.compile(r"https?://[a-z0-9\-.~:@]+/[A-Za-z0-9\-._~/?=&+,;!$*()@:]*").fullmatch
 
 
 def _resolve_uncached(base: str, href: str) -> str | None:
     if _PLAIN_HREF(href) and not href.startswith("//") and _PLAIN_BASE(base):
-        return urljoin(base, href)
+        return _join_plain_path(base, href) or urljoin(base, href)
     return _resolve_w3lib(base, href)
+
+
+def _join_plain_path(base: str, href: str) -> str | None:
+    """urljoin's answer for the hrefs pages repeat most, without urljoin; None for any other.
+
+    Covers an absolute path ("/compare/x/") and a relative one that only climbs ("../x/",
+    "x/"), both without query or dot segments beyond leading "../": index pages hold
+    thousands of the first kind and comparison pages link their neighbours with the second,
+    each seen once, so no cache helps (tests/test_links_sitemaps.py checks it against w3lib).
+    """
+    if not _PLAIN_PATH(href):
+        return None
+    root_end = base.index("/", base.index("://") + 3)
+    if href[0] == "/":
+        return base[:root_end] + href if "/." not in href else None
+    ups = 0
+    while href.startswith("../"):
+        href = href[3:]
+        ups += 1
+    path = base[root_end:].split("?", 1)[0]
+    # (urljoin drops empty segments of a relative join and resolves dot segments: leave those to it)
+    if href.startswith((".", "/")) or "/." in href or "//" in href or "//" in path or "/." in path:
+        return None
+    segments = path.split("/")[1:-1]  # the directories above the page's own name
+    if ups > len(segments):
+        return None
+    kept = "".join(f"{segment}/" for segment in segments[: len(segments) - ups])
+    return f"{base[:root_end]}/{kept}{href}"
 
 
 def _resolve_w3lib(base: str, href: str) -> str | None:

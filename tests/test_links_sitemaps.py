@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parsers.links import _resolve_uncached, _resolve_w3lib, extract_links
+from parsers.links import _join_plain_path, _resolve_uncached, _resolve_w3lib, extract_links
 from parsers.sitemaps import parse_sitemap
 
 SITE = Path(__file__).parent.parent / "fixtures" / "site"
@@ -90,6 +90,33 @@ _BASES = st.sampled_from(
 @given(base=_BASES, parts=st.lists(_HREF_PARTS, max_size=8))
 def test_plain_href_shortcut_resolves_like_w3lib(base: str, parts: list[str]) -> None:
     href = "".join(parts)
+    assert _resolve_uncached(base, href) == _resolve_w3lib(base, href)
+
+
+@pytest.mark.parametrize(
+    ("base", "href"),
+    [
+        (PAGE, "/compare/x-vs-y/"),
+        (PAGE, "../x-vs-y/"),
+        (PAGE, "x-vs-y/"),
+        (PAGE, "../../about/"),
+        ("http://127.0.0.1:8000/compare/page/2/?sort=new", "../3/"),
+        ("https://example.com/a/b/c.html", "d.html"),
+        ("http://u:p@h/x/y/", "../z"),
+    ],
+)
+def test_the_common_link_shapes_take_the_shortcut_and_resolve_like_w3lib(base: str, href: str) -> None:
+    joined = _join_plain_path(base, href)
+    assert joined is not None
+    assert joined == _resolve_w3lib(base, href) == _resolve_uncached(base, href)
+
+
+@pytest.mark.parametrize(
+    ("base", "href"),
+    [(PAGE, "../../../../x/"), (PAGE, "./x/"), (PAGE, "a/../b/"), (PAGE, "..//x/"), (PAGE, "x?y=1")],
+)
+def test_link_shapes_the_shortcut_leaves_to_urljoin(base: str, href: str) -> None:
+    assert _join_plain_path(base, href) is None
     assert _resolve_uncached(base, href) == _resolve_w3lib(base, href)
 
 
