@@ -22,8 +22,17 @@ _WEB_SCHEMES = frozenset({"http", "https"})
 _NO_HOST = frozenset({"", "/", "?", "#"})
 
 
-def _base(tree: LexborHTMLParser, page_url: str) -> str:
+#: Where a ``<base>`` tag may be; searching the tree for one costs several times more.
+_MAY_HAVE_BASE = (
+    re.compile(r"<base[\s/>]", re.IGNORECASE).search,
+    re.compile(rb"<base[\s/>]", re.IGNORECASE).search,
+)
+
+
+def _base(tree: LexborHTMLParser, html: str | bytes, page_url: str) -> str:
     """The document's base URL: the first ``<base href>`` resolved against the page URL."""
+    if not _MAY_HAVE_BASE[isinstance(html, bytes)](html):
+        return page_url
     node = tree.css_first("base[href]")
     href = node.attributes.get("href") if node is not None else None
     if not href:
@@ -133,7 +142,7 @@ def extract_links(html: str | bytes, base_url: str) -> list[str]:
     if not html.strip():  # bytes are read as UTF-8 (lexbor decodes them itself, faster)
         return []
     tree = LexborHTMLParser(html)
-    base = _base(tree, base_url)
+    base = _base(tree, html, base_url)
     seen: set[str] = set()
     seen_hrefs: set[str] = set()  # an href repeated on the page resolves the same: skip it
     links: list[str] = []

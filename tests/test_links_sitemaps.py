@@ -29,6 +29,16 @@ def test_relative_and_absolute_links_resolve() -> None:
     ]
 
 
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_base_href_is_found_in_any_spelling(as_bytes: bool) -> None:
+    html = "<HEAD><BASE\nHREF='/root/'></HEAD><a href='x/'>x</a>"
+    page = html.encode() if as_bytes else html
+    assert extract_links(page, PAGE) == ["http://127.0.0.1:8000/root/x/"]
+    assert extract_links(html.replace("BASE", "basement"), PAGE) == [
+        "http://127.0.0.1:8000/compare/a-vs-b/x/"
+    ]
+
+
 def test_base_href_is_honoured() -> None:
     html = "<head><base href='/root/'></head><a href='x/'>x</a><a href='/abs'>y</a>"
     assert extract_links(html, PAGE) == ["http://127.0.0.1:8000/root/x/", "http://127.0.0.1:8000/abs"]
