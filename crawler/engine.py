@@ -460,7 +460,7 @@ class _Loop:
                 del known
                 if fresh:
                     first = [entry.url for entry in seeds]  # start URLs, then archived pages
-                    seeds = self._admit(first, 0, "html", False)
+                    seeds = self._admit(first, 0, "html", False, canonical=True)
                     for origin in origins:
                         sitemaps = await fetcher.sitemaps_for(origin)
                         urls = [*sitemaps, f"{origin}/sitemap.xml"]
@@ -573,12 +573,16 @@ class _Loop:
             self.queue.put_nowait(item)
         return found
 
-    def _admit(self, urls: Iterable[str], depth: int, kind: str, check_scope: bool = True) -> list[Entry]:
+    def _admit(
+        self, urls: Iterable[str], depth: int, kind: str, check_scope: bool = True, canonical: bool = False
+    ) -> list[Entry]:
         """Canonical, unseen, in-scope entries (sitemaps and seeds need only an allowed host).
 
         Pages repeat the same links (navigation, pagination), and canonicalising costs
         more than the rest of discovery, so each raw spelling is judged only once: an
         already-canonical one is found in `seen`, any other is remembered in `judged`.
+        `canonical` says the URLs already are (start URLs, the archive's pages: most of a
+        re-crawl's seeds), so they are not canonicalised again.
         """
         admitted = []
         judged, seen = self.judged, self.seen
@@ -586,7 +590,7 @@ class _Loop:
             raw_hash = hash(raw)
             if raw_hash in seen or raw_hash in judged:
                 continue
-            url = try_canonicalize(raw)
+            url = raw if canonical else try_canonicalize(raw)
             if url is None:
                 judged.add(raw_hash)
                 continue
