@@ -19,12 +19,14 @@ from dataclasses import dataclass
 
 from protego import Protego
 
+from crawler.config import DEFAULT_MAX_CRAWL_DELAY
+
 __all__ = ["MAX_CRAWL_DELAY", "ROBOTS_MAX_BYTES", "RobotsCache", "RobotsRules"]
 
 #: RFC 9309 §2.5: crawlers must parse at least the first 500 kibibytes.
 ROBOTS_MAX_BYTES = 500 * 1024
-#: The longest Crawl-delay honoured, in seconds (FetchSettings.max_crawl_delay overrides it).
-MAX_CRAWL_DELAY = 60.0
+#: The longest Crawl-delay honoured, in seconds (verdicts.toml's `max_crawl_delay` overrides it).
+MAX_CRAWL_DELAY = DEFAULT_MAX_CRAWL_DELAY
 
 log = logging.getLogger(__name__)
 
