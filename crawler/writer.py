@@ -3,12 +3,14 @@
 Parsing a page and writing it to SQLite cost more CPU than fetching it; doing them in
 the asyncio process would cap the crawl at the speed of the slowest stage on one core.
 So the engine sends fetch results through a pipe to this process, which parses them
-with `parsers.parse_page` and stores them with `db.store.ArchiveWriter` in batches
-(`BATCH_PAGES` fetched pages or `BATCH_SECONDS`, whichever comes first; a batch of
-304s and failures alone may grow to `REVISIT_PAGES` or `REVISIT_SECONDS`), each batch
-with its frontier rows and crawl counters in ONE transaction. It talks to SQLite through
-a plain sqlite3 connection and imports the parsers only with the first page to parse,
-so the writer of an unchanged re-crawl starts in a few hundredths of a second.
+with `parsers.parse_page` and stores them with `db.store.ArchiveWriter` in batches of
+`BATCH_PAGES` fetched pages, each with its frontier rows and crawl counters. A
+transaction holds several batches: it commits after `COMMIT_PAGES` fetched pages or,
+once `COMMIT_SECONDS` have passed since its first item, when the pipe is empty (a batch
+of 304s and failures alone commits after `REVISIT_PAGES` or `REVISIT_SECONDS`). It
+talks to SQLite through a plain sqlite3 connection and imports the parsers only with the
+first page to parse, so the writer of an unchanged re-crawl starts in a few hundredths
+of a second.
 
 The child is a fresh interpreter (`crawler.engine.WriterProcess`, like multiprocessing's
 "spawn"), so it inherits no descriptor but its end of the pipe (never the archive
@@ -42,15 +44,26 @@ from typing import Any
 from db import crawl_log, frontier
 from db.archive import transaction
 
-#: Bigger transactions cost less per page (500 vs 200: ~17 % less store CPU, bench/crawl.py);
-#: the time bound keeps a slow crawl's pages from waiting long for their commit.
+#: Fetched pages parsed and written at a time: bounds the memory of bodies and parses held.
 BATCH_PAGES = 500
-BATCH_SECONDS = 1.0
+#: Fetched pages per transaction: the archive's indexes are keyed by content hashes, so
+#: every batch inserts into leaves all over them, and on a large archive nearly every leaf
+#: it touches is a different page to write to the WAL and copy back at the checkpoint
+#: (16 pages per stored page at 30,000 pages, 7 at 3,000). Within one transaction a page
+#: is written once however many batches touch it: 2,000 pages a transaction stored 17 %
+#: cheaper than 500 into a 30,000-page archive and the same into a 3,000-page one
+#: (in-process, store CPU only); with 4,000 the 30,000-page crawl's writer spent 1.3-1.4
+#: ms a page instead of 1.5 (bench/crawl.py). `COMMIT_SECONDS` after its first item, a
+#: transaction commits as soon as the pipe is empty: a slow crawl's pages wait little for
+#: their commit, while a writer that is behind (a large crawl) meets the page bound.
+COMMIT_PAGES = 4_000
+COMMIT_SECONDS = 1.0
 #: A batch without a fetched body (304s, failures: a few small row updates each, no
 #: parse) may grow much larger: an unchanged re-crawl revisits pages in URL order, not in
 #: the order their rows were written, so every batch rewrites pages all over the tables,
 #: and one batch of 3,000 304s costs 40 % less than six of 500 (in-process, 3,000 pages).
-#: Losing it in a crash only means those URLs are asked again, conditionally.
+#: Losing it in a crash only means those URLs are asked again, conditionally. Reaching
+#: it commits the open transaction.
 REVISIT_PAGES = 5_000
 REVISIT_SECONDS = 5.0
 COUNTER_FIELDS = crawl_log.COUNTERS
@@ -63,6 +76,7 @@ class WriterReport:
     """What the writer did over the whole crawl."""
 
     batches: int = 0
+    commits: int = 0  # transactions: each holds up to COMMIT_PAGES fetched pages
     pages: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTER_FIELDS, 0))
     snapshots_new: int = 0
@@ -117,24 +131,25 @@ class _Writer:
         self.adds: list[Any] = []
         self.states: list[tuple[str, str]] = []
         self.bodies = 0  # results in this batch with a fetched body
-        self.first_at: float | None = None
+        self.written = 0  # fetched pages written in the open transaction
+        self.first_at: float | None = None  # when the first item not yet committed came
         self.parse_page: Any = None
 
     def run(self, conn: Connection) -> WriterReport:
         while True:
             timeout = None
             if self.first_at is not None:
-                bound = BATCH_SECONDS if self.bodies else REVISIT_SECONDS
+                bound = COMMIT_SECONDS if self.bodies or self.written else REVISIT_SECONDS
                 timeout = max(0.0, self.first_at + bound - time.monotonic())
             if conn.poll(timeout):
                 try:
                     items = pickle.loads(conn.recv_bytes())
                 except EOFError:
-                    self.flush()
+                    self.flush(commit=True)
                     raise
                 for item in items:
                     if item[0] == "finish":
-                        self.flush()
+                        self.flush(commit=True)
                         self.db.close()
                         self.report.cpu_seconds = time.process_time()
                         return self.report
@@ -151,24 +166,43 @@ class _Writer:
                             self.bodies += result.outcome == "fetched"
                     if self.first_at is None:
                         self.first_at = time.monotonic()
-                if self.bodies >= BATCH_PAGES or len(self.states) >= REVISIT_PAGES:
-                    self.flush()
+                if len(self.states) >= REVISIT_PAGES:
+                    self.flush(commit=True)
+                elif self.bodies >= BATCH_PAGES:
+                    self.flush(commit=self.written + self.bodies >= COMMIT_PAGES)
             elif self.first_at is not None:
-                self.flush()
+                self.flush(commit=True)
 
-    def flush(self) -> None:
-        if not self.states and not self.adds:
-            self.first_at = None
-            return
+    def flush(self, commit: bool) -> None:
+        """Write the batch held (in the open transaction); then commit if `commit`."""
+        if self.states or self.adds:
+            self.write()
+        if commit:
+            if self.db.in_transaction:
+                started = time.perf_counter()
+                self.db.execute("COMMIT")
+                self.report.commits += 1
+                self.report.store_seconds += time.perf_counter() - started
+            self.first_at, self.written = None, 0
+
+    def write(self) -> None:
         started = time.perf_counter()
         batch = [(result, self.parse(result)) for result in self.results]
         parsed_at = time.perf_counter()
-        with transaction(self.db):
-            frontier.add(self.db, self.crawl_id, self.adds)
-            stats = self.store.store(batch) if batch else None
-            frontier.mark(self.db, self.crawl_id, self.states)
-            if stats is not None:
-                crawl_log.add_counts(self.db, self.crawl_id, [getattr(stats, n) for n in COUNTER_FIELDS])
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN")
+        try:
+            with transaction(self.db):  # a savepoint: the batch is written whole or not at all
+                frontier.add(self.db, self.crawl_id, self.adds)
+                stats = self.store.store(batch) if batch else None
+                frontier.mark(self.db, self.crawl_id, self.states)
+                if stats is not None:
+                    counts = [getattr(stats, name) for name in COUNTER_FIELDS]
+                    crawl_log.add_counts(self.db, self.crawl_id, counts)
+        except BaseException:
+            if self.db.in_transaction:  # the batches before this one stand, as if committed each
+                self.db.execute("COMMIT")
+            raise
         report = self.report
         report.batches += 1
         report.pages += len(batch)
@@ -178,8 +212,8 @@ class _Writer:
             report.snapshots_new += stats.snapshots_new
         report.parse_seconds += parsed_at - started
         report.store_seconds += time.perf_counter() - parsed_at
-        self.results, self.adds, self.states, self.first_at = [], [], [], None
-        self.bodies = 0
+        self.written += self.bodies
+        self.results, self.adds, self.states, self.bodies = [], [], [], 0
 
     def parse(self, result: Any) -> Any:
         """The ParseResult of a fetched HTML page; None for anything else."""
