@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +40,9 @@ import click
 
 from crawler.config import Settings, Site
 from crawler.lock import ArchiveLock, CrawlLocked
+from crawler.pending import PendingQueue
 from crawler.progress import Progress, format_summary
+from crawler.seen import HashSet
 from crawler.urls import Scope, host_matches, host_of, origin_of, try_canonicalize
 from db import crawl_log, frontier
 from db.frontier import Entry
@@ -56,6 +58,8 @@ SEND_CHUNK_ITEMS = 64
 #: Frontier entries per "add" message, and at most about this many per pipe message: a
 #: 30,000-URL sitemap sent as one message cost ~14 MB of pickling at the crawl's peak.
 ADD_CHUNK_ENTRIES = 1000
+#: Entries of "add" messages waiting for the sender before a sitemap's next chunk is read.
+MAX_ADDS_WAITING = 2 * ADD_CHUNK_ENTRIES
 MAX_FAILURES_KEPT = 1000
 #: How long the writer may take to store its last batch once the fetching is over.
 WRITER_FINISH_SECONDS = 300.0
@@ -416,26 +420,30 @@ class _Loop:
         self.progress = progress
         self.stop = stop
         self.report = report
-        # hash(url), not the URL: a str costs ~120 bytes for the whole crawl, its hash a
-        # quarter of that (64-bit SipHash: a collision among a million URLs ~ 1e-8)
-        self.seen: set[int] = set()
-        self.judged: set[int] = set()
-        self.queue: asyncio.Queue[Entry] = asyncio.Queue()
+        # hash(url), not the URL: a str costs ~120 bytes for the whole crawl, its hash 8
+        # bytes in a HashSet (64-bit SipHash: a collision among a million URLs ~ 1e-8)
+        self.seen = HashSet()
+        self.judged = HashSet()
+        self.queue = PendingQueue()  # a bounded window in memory, the rest in a temporary file
         self.out: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(OUT_QUEUE_ITEMS)
+        # frontier entries in "add" items not yet taken by the sender: a sitemap's chunks
+        # wait for this to fall (the out queue alone would hold a whole sitemap's worth)
+        self.adds_waiting = 0
+        self.adds_taken = asyncio.Event()
         self.idle: set[asyncio.Task[None]] = set()
         self.halt = asyncio.Event()
         self.finished = False
         self.capped = False
         self.error: str | None = None
         self.extract_links: Any = None
-        self.parse_sitemap: Any = None
+        self.iter_sitemap: Any = None
 
     async def run(self, seeds: list[Entry], known: set[str], fresh: bool, starts: list[str]) -> None:
         from crawler.fetch import Fetcher, FetchSettings
         from parsers.links import extract_links
-        from parsers.sitemaps import parse_sitemap
+        from parsers.sitemaps import iter_sitemap
 
-        self.extract_links, self.parse_sitemap = extract_links, parse_sitemap
+        self.extract_links, self.iter_sitemap = extract_links, iter_sitemap
 
         fetch_settings = FetchSettings(
             delay=self.settings.delay,
@@ -457,19 +465,21 @@ class _Loop:
                     self.error = f"robots.txt unreachable for every host ({rules[0].error})"
                     return
                 self.seen.update(map(hash, known))
-                del known
-                if fresh:
-                    first = [entry.url for entry in seeds]  # start URLs, then archived pages
-                    seeds = self._admit(first, 0, "html", False, canonical=True)
+                known.clear()
+                if fresh:  # start URLs, then archived pages, then sitemaps: queued a chunk at a time
+                    first = [entry.url for entry in seeds]
+                    seeds.clear()
+                    for at in range(0, len(first), ADD_CHUNK_ENTRIES):
+                        chunk = first[at : at + ADD_CHUNK_ENTRIES]
+                        await self._queue_adds(self._admit(chunk, 0, "html", False, canonical=True))
+                    del first
                     for origin in origins:
                         sitemaps = await fetcher.sitemaps_for(origin)
                         urls = [*sitemaps, f"{origin}/sitemap.xml"]
-                        seeds += self._admit(urls, 0, "sitemap", False)
-                    await self._put_adds(seeds)
+                        await self._queue_adds(self._admit(urls, 0, "sitemap", False))
                 else:  # resumed: the scope may have been narrowed since
-                    seeds = [e for e in seeds if e.kind == "sitemap" or self.scope.allows(e.url)]
-                for entry in seeds:
-                    self.queue.put_nowait(entry)
+                    self.queue.extend(e for e in seeds if e.kind == "sitemap" or self.scope.allows(e.url))
+                    seeds.clear()
                 workers = [
                     asyncio.create_task(self._worker(fetcher))
                     for _ in range(max(1, self.settings.concurrency))
@@ -486,6 +496,7 @@ class _Loop:
                 halted.cancel()
         finally:
             watcher.cancel()
+            self.queue.close()
             await self.out.put(("finish",))
             with contextlib.suppress(Exception):
                 await sender
@@ -522,20 +533,49 @@ class _Loop:
                     result = await fetcher.fetch(
                         entry.url, etag=etag, last_modified=modified, kind_hint=entry.kind, decode=False
                     )
-                    found = self._discover(result, entry)
+                    if result.kind == "sitemap" and result.outcome == "fetched":
+                        # its URLs go in chunks as they are read; the writer stores no sitemap
+                        await self._discover_sitemap(result, entry)
+                        result, found = replace(result, body=b""), []
+                    else:
+                        found = self._discover(result, entry)
                 except Exception as error:  # a bug on one URL must not stall the crawl
                     result, found = _internal_failure(entry, error), []
-                if len(found) > ADD_CHUNK_ENTRIES:  # a sitemap: its URLs go in smaller messages
-                    await self._put_adds(found)
-                    found = []
                 await self.out.put(("result", result, found, entry.kind == "html"))
                 self._count(result)
             finally:
                 self.queue.task_done()
 
-    async def _put_adds(self, entries: list[Entry]) -> None:
-        for at in range(0, len(entries), ADD_CHUNK_ENTRIES):
-            await self.out.put(("add", entries[at : at + ADD_CHUNK_ENTRIES]))
+    async def _queue_adds(self, entries: list[Entry]) -> None:
+        """Queue admitted entries here and, as one "add" message, in the writer's frontier."""
+        if entries:
+            self.queue.extend(entries)
+            self.adds_waiting += len(entries)
+            await self.out.put(("add", entries))
+            while self.adds_waiting > MAX_ADDS_WAITING:
+                self.adds_taken.clear()
+                await self.adds_taken.wait()
+
+    async def _discover_sitemap(self, result: Any, entry: Entry) -> None:
+        """Queue a sitemap's new URLs a chunk at a time (a sitemap may list a whole site)."""
+        if result.final_url and result.final_url != result.url:
+            self.seen.add(hash(result.final_url))
+        chunk: list[str] = []
+        chunk_is_child = False
+        for is_child, url in self.iter_sitemap(result.body):
+            if chunk and (is_child != chunk_is_child or len(chunk) >= ADD_CHUNK_ENTRIES):
+                await self._queue_sitemap_chunk(chunk, chunk_is_child, entry.depth)
+                chunk = []
+            chunk_is_child = is_child
+            chunk.append(url)
+        if chunk:
+            await self._queue_sitemap_chunk(chunk, chunk_is_child, entry.depth)
+
+    async def _queue_sitemap_chunk(self, urls: list[str], children: bool, depth: int) -> None:
+        if children:  # child sitemaps need only an allowed host, like the first sitemaps
+            await self._queue_adds(self._admit(urls, depth, "sitemap", False))
+        else:
+            await self._queue_adds(self._admit(urls, depth + 1, "html"))
 
     def _count(self, result: Any) -> None:
         outcomes = self.report.outcomes
@@ -545,20 +585,13 @@ class _Loop:
         self.progress.page(result.outcome, self.queue.qsize())
 
     def _discover(self, result: Any, entry: Entry) -> list[Entry]:
-        """New in-scope URLs from a fetched sitemap or HTML page; queued here, returned for the frontier."""
+        """New in-scope URLs from a fetched HTML page; queued here, returned for the frontier."""
         if result.final_url and result.final_url != result.url:
             self.seen.add(hash(result.final_url))
         if result.outcome != "fetched":
             return []
         depth = entry.depth + 1
-        if result.kind == "sitemap":
-            try:
-                pages, children = self.parse_sitemap(result.body)
-            except ValueError:
-                return []
-            found = self._admit(children, entry.depth, "sitemap", False)
-            found += self._admit(pages, depth, "html")
-        elif result.kind == "html" and result.body:
+        if result.kind == "html" and result.body:
             # UTF-8 bytes go straight to lexbor; only other encodings are decoded first
             html: str | bytes = result.body
             if result.encoding != "utf-8":
@@ -620,6 +653,10 @@ class _Loop:
                 item = self.out.get_nowait()
                 items.append(item)
                 weight += _weight(item)
+            taken = sum(len(item[1]) for item in items if item[0] == "add")
+            if taken:
+                self.adds_waiting -= taken
+                self.adds_taken.set()
             if not writer_gone:
                 try:
                     data = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)

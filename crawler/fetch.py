@@ -275,7 +275,7 @@ class Fetcher:
             else:
                 headers = _conditional_headers(etag, last_modified)
                 reply, final, attempts, outcome, error = await self._follow(
-                    url, host, rules, headers, kind_hint
+                    url, host, origin, rules, headers, kind_hint
                 )
         return self._result(
             url, final, reply, attempts, outcome, error, kind_hint, etag, last_modified, decode
@@ -303,14 +303,14 @@ class Fetcher:
         self,
         url: str,
         host: str,
+        origin: str,
         rules: RobotsRules,
         headers: dict[str, str] | None,
         kind_hint: str,
     ) -> tuple[_Reply, str, int, str, str | None]:
         """Request `url`, following redirects by hand: each hop counted, checked for loops,
         allowed hosts and robots.txt. Returns (last reply, last URL, attempts, outcome, error)."""
-        current, current_host, attempts = url, host, 0
-        current_origin = _host_and_origin(url)[1]
+        current, current_host, current_origin, attempts = url, host, origin, 0
         visited = {url}
         max_redirects = self.settings.max_redirects
         while True:

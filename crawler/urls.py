@@ -80,8 +80,37 @@ def try_canonicalize(url: str) -> str | None:
         return None
 
 
+def _fast_netloc(url: str) -> tuple[str, str] | None:
+    """(scheme, netloc) of a plain lower-case http(s) URL without credentials, IPv6 host or
+    characters urlsplit would strip; None when `urlsplit` must decide (it is ~4x slower,
+    and the fetcher asks this of every URL it fetches)."""
+    if url.startswith("https://"):
+        scheme, rest = "https", url[8:]
+    elif url.startswith("http://"):
+        scheme, rest = "http", url[7:]
+    else:
+        return None
+    end = len(rest)
+    for stop in "/?#":
+        at = rest.find(stop, 0, end)
+        if at >= 0:
+            end = at
+    netloc = rest[:end]
+    if not netloc or not _PLAIN_NETLOC(netloc) or _UNSAFE.intersection(url):
+        return None
+    return scheme, netloc
+
+
+#: A host and an optional port, nothing urlsplit would treat specially.
+_PLAIN_NETLOC = re.compile(r"[A-Za-z0-9\-._~]+(?::[0-9]{1,5})?").fullmatch
+_UNSAFE = frozenset("\t\r\n")
+
+
 def host_of(url: str) -> str:
     """The lower-cased host name of a URL, without port or credentials ("" if it has none)."""
+    fast = _fast_netloc(url)
+    if fast is not None:
+        return fast[1].partition(":")[0].lower()
     return urlsplit(url).hostname or ""
 
 
@@ -92,6 +121,18 @@ def origin_of(url: str) -> str:
 
 def host_and_origin(url: str) -> tuple[str, str]:
     """`host_of(url)` and `origin_of(url)` from a single parse (the fetcher's hot path)."""
+    fast = _fast_netloc(url)
+    if fast is not None:
+        scheme, netloc = fast
+        name, _, port_text = netloc.partition(":")
+        name = name.lower()
+        if not port_text:
+            return name, f"{scheme}://{name}"
+        port = int(port_text)
+        if port <= 65535:
+            if port == _DEFAULT_PORTS[scheme]:
+                return name, f"{scheme}://{name}"
+            return name, f"{scheme}://{name}:{port}"
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = name = parts.hostname or ""

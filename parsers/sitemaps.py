@@ -10,7 +10,9 @@ entities are refused outright (sitemaps never need them; entity expansion is the
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from xml.etree import ElementTree
+from xml.parsers import expat
 
 #: Largest sitemap accepted after decompression (the sitemaps.org limit is 50 MB).
 MAX_BYTES = 50 * 1024 * 1024
@@ -37,23 +39,34 @@ _FEED = 64 * 1024  # bytes handed to the pull parser at a time
 
 
 def parse_sitemap(xml_bytes: bytes, max_bytes: int = MAX_BYTES) -> tuple[list[str], list[str]]:
-    """Return ``(page_urls, child_sitemap_urls)`` in document order; ``([], [])`` if unreadable.
+    """Return ``(page_urls, child_sitemap_urls)`` in document order; ``([], [])`` if unreadable."""
+    pages: list[str] = []
+    children: list[str] = []
+    for is_child, url in iter_sitemap(xml_bytes, max_bytes):
+        (children if is_child else pages).append(url)
+    return pages, children
 
-    Parsed as a stream, each ``<url>`` dropped once its ``<loc>`` is read: a 30,000-URL
-    sitemap built as a whole tree cost ~30 MB at the crawl's peak (issue 8: flat memory).
+
+def iter_sitemap(xml_bytes: bytes, max_bytes: int = MAX_BYTES) -> Iterator[tuple[bool, str]]:
+    """``(is_child_sitemap, url)`` for each ``<loc>``, in document order; nothing if unreadable.
+
+    All or nothing, like `parse_sitemap`: the document is checked to be well-formed XML
+    (expat, in C) before the first URL is yielded. Then it is read as a stream, each
+    ``<url>`` dropped once its ``<loc>`` is read, so the caller can handle a 30,000-URL
+    sitemap a chunk at a time (issue 8: flat memory).
     """
     data = xml_bytes
     if data[:2] == _GZIP_MAGIC:
         inflated = _inflate(data, max_bytes)
         if inflated is None:
-            return [], []
+            return
         data = inflated
-    if len(data) > max_bytes or b"<!ENTITY" in data:
-        return [], []
+    if len(data) > max_bytes or b"<!ENTITY" in data or not _well_formed(data):
+        return
     parser = ElementTree.XMLPullParser(events=("start", "end"))
-    found: list[str] = []
     root: ElementTree.Element | None = None
-    kind = entry = ""
+    entry = ""
+    is_child = False
     depth = 0
     try:
         for at in range(0, len(data), _FEED):
@@ -64,8 +77,9 @@ def parse_sitemap(xml_bytes: bytes, max_bytes: int = MAX_BYTES) -> tuple[list[st
                     if root is None:
                         root, kind = element, _local(element.tag)
                         if kind not in ("urlset", "sitemapindex"):
-                            return [], []
-                        entry = "url" if kind == "urlset" else "sitemap"
+                            return
+                        is_child = kind == "sitemapindex"
+                        entry = "sitemap" if is_child else "url"
                     continue
                 depth -= 1
                 if depth == 1 and _local(element.tag) == entry:
@@ -73,13 +87,20 @@ def parse_sitemap(xml_bytes: bytes, max_bytes: int = MAX_BYTES) -> tuple[list[st
                         if _local(field.tag) == "loc" and field.text:
                             loc = field.text.strip()
                             if loc:
-                                found.append(loc)
+                                yield is_child, loc
                             break
                     assert root is not None
                     root.clear()  # the entries read so far are no longer needed
         parser.close()
     except (ElementTree.ParseError, ValueError):
-        return [], []
-    if root is None:
-        return [], []
-    return (found, []) if kind == "urlset" else ([], found)
+        return
+
+
+def _well_formed(data: bytes) -> bool:
+    """Whether expat reads `data` to its end without an error (no tree is built)."""
+    parser = expat.ParserCreate()
+    try:
+        parser.Parse(data, True)
+    except (expat.ExpatError, ValueError):
+        return False
+    return True
