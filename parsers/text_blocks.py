@@ -102,12 +102,12 @@ def _source(html: str | bytes) -> tuple[str, str | bytes]:
     """
     if isinstance(html, str):
         return html, html
+    # (what the "utf-8-sig" codec does, without its Python-level wrapper: drop one byte order mark)
+    markup = html[3:] if html[:3] == b"\xef\xbb\xbf" else html
     try:
-        text = html.decode("utf-8-sig")
+        return markup.decode("utf-8"), markup
     except UnicodeDecodeError:
         pass
-    else:
-        return text, html[3:] if html[:3] == b"\xef\xbb\xbf" else html
     text = html.decode("utf-8", errors="replace")
     bad = text.count("\ufffd")
     good = sum(1 for char in text if char > "\x7f") - bad
@@ -178,23 +178,36 @@ _PLAIN_ASCII = bytes(range(0x20, 0x7F)) + b"\n\x00"
 def _split_blocks(text: str) -> list[str]:
     """``text`` cut at each separator, whitespace collapsed to single spaces, empty blocks dropped.
 
-    The usual page only has spaces and line breaks (indented markup) between its words: those are
-    collapsed on the UTF-8 bytes, a few C calls over the whole page, where splitting every block
-    into words costs a Python object per word. Anything else (tabs, no-break spaces, zero-width
-    characters) takes the general way, which gives the same result when there is nothing else.
+    Lexbor has already stripped each block's ends (``text(strip=True)``), which is where indented
+    markup puts most of its line breaks. What is left is checked with a few C calls over the whole
+    page: usually there is nothing but printable text, spaces and line breaks inside wrapped prose,
+    collapsed on the UTF-8 bytes (where splitting every block into words costs a Python object
+    per word), or nothing to collapse at all. Anything else (tabs, no-break spaces, zero-width
+    characters) takes the general way, block by block, which gives the same result when there is
+    nothing else.
     """
     data = text.encode("utf-8", "surrogatepass")
     # Every other whitespace or invisible character is outside printable ASCII, and unprintable.
     unusual = data.translate(None, _PLAIN_ASCII)
     if unusual and not unusual.decode("utf-8", "surrogatepass").isprintable():
-        if any(char in text for char in _INVISIBLE):
-            text = text.translate(_DROP_INVISIBLE)
-        return [block for block in (" ".join(part.split()) for part in text.split(_SEPARATOR)) if block]
+        return [block for block in map(_collapse, text.split(_SEPARATOR)) if block]
+    if b"\n" not in data and b"  " not in data:
+        return [part for part in text.split(_SEPARATOR) if part]
+    # Line breaks inside blocks (prose wrapped in the source) and the indentation after them.
     data = b" ".join([line.strip(b" ") for line in data.split(b"\n")])
     while b"  " in data:
         data = data.replace(b"  ", b" ")
-    parts = (part.strip(b" ") for part in data.split(_SEPARATOR.encode()))
-    return [part.decode() for part in parts if part]
+    # (no block gains a space at either end: its ends were stripped, its line breaks are inside)
+    return [part for part in data.decode().split(_SEPARATOR) if part]
+
+
+def _collapse(part: str) -> str:
+    """``part`` with invisible characters dropped and whitespace collapsed to single spaces."""
+    if part.isprintable() and "  " not in part and part[:1] != " " and part[-1:] != " ":
+        return part
+    if any(char in part for char in _INVISIBLE):
+        part = part.translate(_DROP_INVISIBLE)
+    return " ".join(part.split())
 
 
 def _block_text(tree: LexborHTMLParser, root: LexborNode) -> str:
@@ -222,7 +235,8 @@ def _block_text(tree: LexborHTMLParser, root: LexborNode) -> str:
         # lexbor merges text only in a node that has a parent, so give it one.
         tree.create_node("div").insert_child(root, move=True)
     root.merge_text_nodes()
-    return root.text(separator=_SEPARATOR, skip_empty=True)
+    # (``strip`` strips each block in C: what collapsing would do to its ends anyway)
+    return root.text(separator=_SEPARATOR, strip=True, skip_empty=True)
 
 
 def _sort_nodes(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode], bool]:

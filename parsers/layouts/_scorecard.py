@@ -30,10 +30,22 @@ _QUOTE_SPAN = 12
 _BARE_QUOTE_MIN = 100
 #: Longest attribution allowed after a closing mark ("” — The Engineer").
 _ATTRIBUTION_MAX = 60
+#: Row by row, quote i is tool (i % 2 + 1)'s, in row (i // 2 + 1).
+_ROW_POSITIONS = tuple(index % 2 + 1 for index in range(QUOTES_EXPECTED))
+_ROW_SEATS = tuple(index // 2 + 1 for index in range(QUOTES_EXPECTED))
 
 
 def opens_quote(block: str) -> bool:
     return block[:1] in _CLOSERS
+
+
+def first_quote_at(blocks: list[str], start: int) -> int:
+    """Index of the first block from ``start`` on that opens a quote, else ``len(blocks)``."""
+    closers = _CLOSERS
+    for at in range(start, len(blocks)):
+        if blocks[at][:1] in closers:
+            return at
+    return len(blocks)
 
 
 def _closing_at(block: str, closers: str, skip_first: bool) -> int | None:
@@ -129,18 +141,19 @@ def _name_key(block: str, at: int, keys: list[str | None] | None) -> str:
 
 def assign_seats(texts: list[str], markers: list[int | None]) -> list[Quote]:
     """Two per row, tool 1's then tool 2's; a page that heads each tool's column reads by column."""
+    kept = texts[:QUOTES_EXPECTED]
     by_column = (
         len(texts) == QUOTES_EXPECTED
         and all(m is not None for m in markers)
         and markers.count(1) == markers.count(2) == QUOTES_EXPECTED // 2
     )
+    if not by_column:
+        return list(map(new_quote, _ROW_POSITIONS, _ROW_SEATS, kept))
     quotes: list[Quote] = []
     seats = {1: 0, 2: 0}
-    for index, text in enumerate(texts[:QUOTES_EXPECTED]):
-        position = markers[index] if by_column else index % 2 + 1
+    for text, position in zip(kept, markers, strict=True):
         assert position is not None
         seats[position] += 1
         quotes.append(new_quote(position, seats[position], text))
-    if by_column:
-        quotes.sort(key=lambda q: (q.reviewer_seat, q.position))
+    quotes.sort(key=lambda q: (q.reviewer_seat, q.position))
     return quotes

@@ -21,7 +21,13 @@ from functools import lru_cache
 from itertools import compress, repeat
 from operator import is_
 
-from parsers.layouts._scorecard import QUOTES_EXPECTED, assign_seats, opens_quote, read_quotes
+from parsers.layouts._scorecard import (
+    QUOTES_EXPECTED,
+    assign_seats,
+    first_quote_at,
+    opens_quote,
+    read_quotes,
+)
 from parsers.layouts._text import NAME_MAX, fold
 from parsers.model import LISTING_FIELDS, Listing, ParseResult, new_listing
 from parsers.prices import parse_entry_price
@@ -49,6 +55,8 @@ _LABEL_MAX = 80
 _SCORECARD_MAX = len(SCORECARD) + 30
 _TITLE_MAX = 300
 _TITLE_CANDIDATES = 200
+#: Up to this many title candidates, each side's later appearance is found by scanning.
+_SCAN_MAX = 8
 _ENTRY_MAX = 60
 #: Short blocks (labels, values, names, "A vs B" links) recur on every page of a site: the pure
 #: readers below remember their answers for that many distinct blocks.
@@ -215,75 +223,116 @@ class _Index:
     panels: list[int] = field(default_factory=list)
     scorecards: list[int] = field(default_factory=list)
     titles: list[_Title] = field(default_factory=list)
-    #: key of every short block -> the last index it appears at
-    last_seen: dict[str | None, int] = field(default_factory=dict)
     #: ``fold(block)`` for every block of up to ``NAME_MAX`` characters, else None
     keys: list[str | None] = field(default_factory=list)
 
 
+#: ``fold(block)`` of short blocks that can be no landmark (no label, heading or "vs"), by block.
+#: Most of a page's short blocks (chrome, categories, values, names) recur on the site's other
+#: pages: one look-up each keys them all, and only what this misses (landmarks, prose, blocks
+#: not seen before) takes the longer way. Cleared when full, so it stays bounded.
+_PLAIN_KEYS: dict[str, str] = {}
+#: ``fold(block)`` of the short landmark blocks ("Panel ship", "A vs B" links), by block.
+_LANDMARK_KEYS: dict[str, str] = {}
+
+
+def _short_key(block: str) -> tuple[str, bool]:
+    """``(fold(block), is it a landmark)`` for a short block, remembered in one of the two dicts."""
+    key = _LANDMARK_KEYS.get(block)
+    if key is not None:
+        return key, True
+    key = fold(block)
+    landmark = _is_landmark(key)
+    known = _LANDMARK_KEYS if landmark else _PLAIN_KEYS
+    if len(known) >= _CACHE_SIZE:
+        known.clear()
+    known[block] = key
+    return key, landmark
+
+
 def _index(blocks: list[str]) -> _Index:
+    """One pass over the page: every short block's key, and where labels, headings, titles sit.
+
+    Only short blocks can be names or headings; longer blocks (descriptions, quotes) are prose,
+    at most a long "A vs B" title. Folding changes case, then whitespace only, so case folding
+    alone tells whether a long block has a "vs".
+    """
     cached = _LAST_INDEX[0]
     if cached is not None and cached[0] is blocks:
         return cached[1]
-    # Only short blocks can be names or headings; they recur across a site's pages, so their
-    # keys are remembered. C-level passes (map, zip, compress) over the keys: pages have many
-    # blocks and only a handful of them matter here.
-    keys = [_fold_short(block) if len(block) <= NAME_MAX else None for block in blocks]
+    # (long blocks are not looked up: hashing a page's prose costs more than this loop)
+    known = _PLAIN_KEYS.get
+    keys: list[str | None] = [known(block) if len(block) <= NAME_MAX else None for block in blocks]
     index = _Index(keys=keys)
-    # The last index of every key (None, which stands for every long block, is never looked up).
-    index.last_seen = dict(zip(keys, range(len(keys)), strict=True))
     last = len(blocks) - 1
-    # Only blocks naming a label, the scorecard or a "vs" can matter below: find them first.
-    wanted = list(compress(range(len(keys)), map(_is_landmark, keys)))
-    # Longer blocks (descriptions, quotes) are prose: at most a long "A vs B" title. Folding
-    # changes case, then whitespace only, so case folding alone tells whether the key has a "vs".
-    long_keys: dict[int, str] = {}
+    # The blocks the dict did not answer, in page order: landmarks, prose, new short blocks.
     for at in compress(range(len(keys)), map(is_, keys, repeat(None))):
         block = blocks[at]
-        if len(block) <= _TITLE_MAX and ("vs" in (low := block.casefold()) or "versus" in low):
-            long_keys[at] = fold(block)
-    if long_keys:
-        wanted = sorted(wanted + list(long_keys))
-    for at in wanted:
-        block = blocks[at]
         size = len(block)
-        key = keys[at] if size <= NAME_MAX else long_keys[at]
-        assert key is not None
-        if size <= _LABEL_MAX and PANEL in key and _stat_label(block, PANEL)[0]:
-            index.panels.append(at)
-        # (stripping " :" off the end never reaches into the heading itself)
-        if size <= _SCORECARD_MAX and key.startswith(SCORECARD):
-            index.scorecards.append(at)
-        if key in _VS_ALONE:
-            if 0 < at < last:
-                left, right = blocks[at - 1], blocks[at + 1]
-                index.titles.append(_Title(at - 1, at + 1, f"{left} {block} {right}", (left, right)))
-        elif "vs" not in key and "versus" not in key:
-            continue
-        elif at < last and key.endswith(_VS_ENDINGS):
-            # "A vs" <br> "B"
-            left, right = block[: block.rstrip().rindex(" ")].strip(), blocks[at + 1]
-            index.titles.append(_Title(at, at + 1, f"{block} {right}", (left, right)))
-        elif at > 0 and key.startswith(_VS_STARTS):
-            # "A" <br> "vs B"
-            left, right = blocks[at - 1], block[block.index(" ") :].strip()
-            index.titles.append(_Title(at - 1, at, f"{left} {block}", (left, right)))
+        if size <= NAME_MAX:
+            key, landmark = _short_key(block)
+            keys[at] = key
+            if not landmark:
+                continue
+        elif size <= _TITLE_MAX and ("vs" in (low := block.casefold()) or "versus" in low):
+            key = fold(block)
         else:
-            sides = _split_title(block)
-            if sides is not None:
-                index.titles.append(_Title(at, at, block, sides))
+            continue
+        _note_landmark(index, blocks, at, key, last)
     _LAST_INDEX[0] = (blocks, index)
     return index
+
+
+def _note_landmark(index: _Index, blocks: list[str], at: int, key: str, last: int) -> None:
+    """Record block ``at`` (folded: ``key``) if it is a "Panel ship" label, the scorecard heading
+    or (part of) an "A vs B" title."""
+    block = blocks[at]
+    size = len(block)
+    if size <= _LABEL_MAX and PANEL in key and _stat_label(block, PANEL)[0]:
+        index.panels.append(at)
+    # (stripping " :" off the end never reaches into the heading itself)
+    if size <= _SCORECARD_MAX and key.startswith(SCORECARD):
+        index.scorecards.append(at)
+    if key in _VS_ALONE:
+        if 0 < at < last:
+            left, right = blocks[at - 1], blocks[at + 1]
+            index.titles.append(_Title(at - 1, at + 1, f"{left} {block} {right}", (left, right)))
+    elif "vs" not in key and "versus" not in key:
+        return
+    elif at < last and key.endswith(_VS_ENDINGS):
+        # "A vs" <br> "B"
+        left, right = block[: block.rstrip().rindex(" ")].strip(), blocks[at + 1]
+        index.titles.append(_Title(at, at + 1, f"{block} {right}", (left, right)))
+    elif at > 0 and key.startswith(_VS_STARTS):
+        # "A" <br> "vs B"
+        left, right = blocks[at - 1], block[block.index(" ") :].strip()
+        index.titles.append(_Title(at - 1, at, f"{left} {block}", (left, right)))
+    else:
+        sides = _split_title(block)
+        if sides is not None:
+            index.titles.append(_Title(at, at, block, sides))
+
+
+def _reappears(keys: list[str | None], key: str, after: int, last_seen: dict[str | None, int] | None) -> bool:
+    """Is ``key`` the key of some block after block ``after``?"""
+    if last_seen is not None:
+        return last_seen.get(key, -1) > after
+    return key in keys[after + 1 :]
 
 
 def _choose_title(blocks: list[str], index: _Index, candidates: list[_Title]) -> _Title | None:
     """The "A vs B" block whose sides reappear as blocks below it (nav links' sides do not)."""
     best: tuple[int, int] | None = None
     chosen: _Title | None = None
-    last_seen = index.last_seen
+    keys = index.keys
     # The title sits close to the tools; a long list of "X vs Y" links above it is navigation.
-    for candidate in candidates[-_TITLE_CANDIDATES:]:
-        score = sum(1 for side in candidate.sides if last_seen.get(_key(side), -1) > candidate.end)
+    recent = candidates[-_TITLE_CANDIDATES:]
+    # Where each key appears last, worth building only for many candidates (usually one or two:
+    # scanning the blocks below each is cheaper). None, the key of every long block, is never
+    # looked up.
+    last_seen = dict(zip(keys, range(len(keys)), strict=True)) if len(recent) > _SCAN_MAX else None
+    for candidate in recent:
+        score = sum(1 for side in candidate.sides if _reappears(keys, _key(side), candidate.end, last_seen))
         if score == 0:
             # A title with a kicker glued on ("AI tool comparison A vs B") matches by suffix.
             later = blocks[candidate.end + 1 : candidate.end + 1 + _STAT_WINDOW * 3]
@@ -422,36 +471,16 @@ def _read_tool(reading: _Reading, position: int, lo: int, anchor_at: int, sides:
 
 
 def _listing(reading: _Reading, tool: _Tool, description_stop: int) -> Listing:
+    """The tool's record from the blocks ``_read_tool`` located; what is missing becomes a problem."""
     blocks, n = reading.blocks, tool.position
-
-    def text_at(name: str, at: int | None) -> str | None:
+    heads: list[str | None] = []
+    for name, at in (("category", tool.category_at), ("name", tool.name_at), ("tagline", tool.tagline_at)):
         if at is None:
             reading.problem(name, f"not found for tool {n}")
-            return None
-        return blocks[at]
-
-    category = text_at("category", tool.category_at)
-    name = text_at("name", tool.name_at)
-    tagline = text_at("tagline", tool.tagline_at)
-
-    def percent(field_name: str, label: str) -> int | None:
-        stat = tool.stats.get(label)
-        if stat is None:
-            reading.problem(field_name, f"label '{LABEL_TEXT[label]}' not found for tool {n}")
-            return None
-        readable, value = parse_percent(stat.value)
-        if not readable:
-            reading.problem(field_name, f"unreadable value {stat.value!r} for tool {n}")
-        elif value is not None and value > 100:
-            reading.problem(field_name, f"value {value} out of range for tool {n}")
-            return None
-        elif value is None and label == PANEL:
-            # Only the community vote may be pending ("—"); the panel always votes.
-            reading.problem(field_name, f"no value ({stat.value!r}) for tool {n}")
-        return value
-
-    panel = percent("panel_ship_pct", PANEL)
-    community = percent("community_pct", COMMUNITY)
+        heads.append(None if at is None else blocks[at])
+    category, name, tagline = heads
+    panel = _percent(reading, tool, "panel_ship_pct", PANEL)
+    community = _percent(reading, tool, "community_pct", COMMUNITY)
     entry_stat = tool.stats.get(ENTRY)
     entry: str | None = None
     if entry_stat is None:
@@ -461,13 +490,31 @@ def _listing(reading: _Reading, tool: _Tool, description_stop: int) -> Listing:
     else:
         entry = entry_stat.value
     kind, usd = parse_entry_price(entry) if entry is not None else (None, None)
-
     region = [b for b in blocks[tool.end : description_stop] if not opens_quote(b)]
     description = max(region, key=len) if region else None
     if description is None:
         reading.problem("description", f"not found for tool {n}")
     # (fields in declaration order: position, name, category, tagline, panel, community, entry...)
     return new_listing(n, name, category, tagline, panel, community, entry, usd, kind, description)
+
+
+def _percent(reading: _Reading, tool: _Tool, field_name: str, label: str) -> int | None:
+    """The tool's percentage beside ``label``; a missing, unreadable or impossible one is a problem."""
+    n = tool.position
+    stat = tool.stats.get(label)
+    if stat is None:
+        reading.problem(field_name, f"label '{LABEL_TEXT[label]}' not found for tool {n}")
+        return None
+    readable, value = parse_percent(stat.value)
+    if not readable:
+        reading.problem(field_name, f"unreadable value {stat.value!r} for tool {n}")
+    elif value is not None and value > 100:
+        reading.problem(field_name, f"value {value} out of range for tool {n}")
+        return None
+    elif value is None and label == PANEL:
+        # Only the community vote may be pending ("—"); the panel always votes.
+        reading.problem(field_name, f"no value ({stat.value!r}) for tool {n}")
+    return value
 
 
 # --- the page ------------------------------------------------------------------------------------
@@ -517,7 +564,7 @@ def parse(blocks: list[str]) -> ParseResult:
         lo = tool.end
     scorecard = _scorecard_at(index, tools[-1].end if tools else title.end + 1)
     quotes_start = scorecard + 1 if scorecard is not None else (tools[-1].end if tools else len(blocks))
-    first_quote = next((i for i in range(quotes_start, len(blocks)) if opens_quote(blocks[i])), len(blocks))
+    first_quote = first_quote_at(blocks, quotes_start)
     keys = index.keys
     listings: list[Listing] = []
     for index, tool in enumerate(tools):
