@@ -42,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,20 +121,25 @@ http {{
         root {root};
         index index.html;
         error_page 404 /404.html;
-    }}
+{overlay}    }}
 }}
 """
 
 
 @contextlib.contextmanager
-def serve(root: Path, workdir: Path) -> Iterator[tuple[str, str]]:
-    """Serve `root` on loopback; yields (origin, server name)."""
+def serve(root: Path, workdir: Path, overlay: Iterable[str] = ()) -> Iterator[tuple[str, str]]:
+    """Serve `root` on loopback; yields (origin, server name).
+
+    nginx serves the `overlay` file names (e.g. robots.txt) from `workdir` instead of
+    `root`: a run's origin-specific files stay its own while the site is shared.
+    """
     port = free_port()
     if os.access(NGINX, os.X_OK):
         conf_dir = workdir / "nginx"
         conf_dir.mkdir(exist_ok=True)
         user = "user root;\n" if os.geteuid() == 0 else ""
-        conf = NGINX_CONF.format(user=user, tmp=conf_dir, port=port, root=root)
+        locations = "".join(f"        location = /{name} {{ alias {workdir / name}; }}\n" for name in overlay)
+        conf = NGINX_CONF.format(user=user, tmp=conf_dir, port=port, root=root, overlay=locations)
         (conf_dir / "nginx.conf").write_text(conf, encoding="utf-8")
         command = [NGINX, "-p", str(conf_dir), "-c", str(conf_dir / "nginx.conf"), "-e", "stderr"]
         command += ["-g", "daemon off;"]
@@ -261,8 +266,11 @@ class TreeMemory:
                 if hwm:
                     self.hwm[pid] = max(self.hwm.get(pid, 0), hwm)
                     self.cpu[pid] = max(self.cpu.get(pid, 0.0), _cpu_seconds(pid))
-                    if pid not in self.roles:
+                    if pid != self.pid and self.roles.get(pid, "main") == "main":
+                        # again until exec: a child just forked still shows its parent's command
                         self.roles[pid] = _role(pid)
+                    elif pid == self.pid:
+                        self.roles[pid] = "main"
                     total += _status_kb(pid, "VmRSS:")
             self.max_sum = max(self.max_sum, total)
             self._stop.wait(self.interval)
@@ -410,8 +418,9 @@ def measure(pages: int, args: argparse.Namespace, workdir: Path) -> dict[str, Le
     logs = workdir / f"logs-{pages}"
     logs.mkdir(exist_ok=True)
     legs: dict[str, Leg] = {}
-    with serve(site.root, workdir) as (origin, server):
-        site.set_origin(origin)
+    overlay = bench_site.ORIGIN_FILES if os.access(NGINX, os.X_OK) else ()
+    with serve(site.root, workdir, overlay) as (origin, server):
+        site.set_origin(origin, into=workdir if overlay else None)
         urls = site.urls(origin)
         print(f"\n== {pages:,} comparisons ({len(urls):,} URLs) served by {server} at {origin}")
         print(

@@ -10,7 +10,9 @@ Layout: `/` lists the newest comparisons and links every index page; `/compare/p
 lists `PER_INDEX` comparisons each (with prev/next); every comparison links four related
 comparisons by relative URL; `/about/`, `/robots.txt` (everything allowed, a `Sitemap:`
 line) and `/sitemap.xml` (every page). robots.txt and sitemap.xml need the server's
-origin, so `Site.set_origin` rewrites those two files just before serving.
+origin, so `Site.set_origin` writes them for the origin just before serving: into the
+run's own folder when given one (bench/crawl.py's nginx serves them from there, so runs
+at once on different ports never rewrite each other's), else into the site.
 
 A built site is cached in `cache_dir()/site-<N>-v<VERSION>/` (complete once `BUILT` exists).
 Usage: python bench/synthetic_site.py --pages 3000 [--out DIR]
@@ -60,15 +62,19 @@ class Site:
     pages: list[str]  # every HTML page path a crawler reaches: indexes, about, comparisons
     comparisons: int
 
-    def set_origin(self, origin: str) -> None:
+    def set_origin(self, origin: str, into: Path | None = None) -> None:
         """Write robots.txt and sitemap.xml for the origin the site is served on."""
-        for name in ("robots.txt", "sitemap.xml"):
+        for name in ORIGIN_FILES:
             text = (self.root / f"{name}.in").read_text(encoding="utf-8")
-            (self.root / name).write_text(text.replace(fx.ORIGIN, origin), encoding="utf-8")
+            (into or self.root).joinpath(name).write_text(text.replace(fx.ORIGIN, origin), encoding="utf-8")
 
     def urls(self, origin: str) -> list[str]:
         """What a complete crawl fetches: robots.txt, the sitemap, then every page."""
         return [f"{origin}/robots.txt", f"{origin}/sitemap.xml", *(origin + p for p in self.pages)]
+
+
+#: The files that name the origin the site is served on.
+ORIGIN_FILES = ("robots.txt", "sitemap.xml")
 
 
 def cache_dir() -> Path:
