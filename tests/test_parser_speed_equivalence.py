@@ -74,14 +74,34 @@ def test_remembered_keys_do_not_change_a_parse() -> None:
         "Entry",
         "Alpha is a tool that does a thing for people who need it done.",
     ]
-    comparison._PLAIN_KEYS.clear()
-    comparison._LANDMARK_KEYS.clear()
+    comparison._FACTS.clear()
     comparison._LAST_INDEX[0] = None
     cold = comparison.parse(list(blocks))
-    # same texts, new list and new string objects: every key now comes from the caches
+    # same texts, new list and new string objects: every block's facts now come from the memo
     warm = comparison.parse([(block + ".")[:-1] for block in blocks])
     assert repr(cold) == repr(warm)
-    assert comparison._PLAIN_KEYS["Alpha"] == fold("Alpha")
-    assert "Panel ship" in comparison._LANDMARK_KEYS
+    assert comparison._FACTS["Alpha"].key == fold("Alpha")
+    assert comparison._FACTS["Panel ship"].panel
     assert cold.title == "Alpha vs Beta"
     assert cold.listings[0].panel_ship_pct == 90
+
+
+def test_block_facts_read_labels_the_way_the_contract_does() -> None:
+    comparison._FACTS.clear()
+    labels = ("panel ship", "community", "entry")
+    facts = {block: comparison._learn(block) for block in ("Panel ship", "90% Panel ship", "Community: —")}
+    facts["Entry*"] = comparison._learn("Entry*")
+    facts["Reviewer scorecard:"] = comparison._learn("Reviewer scorecard:")
+    facts["Alpha vs Beta"] = comparison._learn("Alpha vs Beta")
+    facts["Panel shipping news"] = comparison._learn("Panel shipping news")
+    # a label alone, a label sharing its block with its value, decoration around a label
+    assert facts["Panel ship"].bare and facts["Panel ship"].panel
+    assert facts["90% Panel ship"].stats[0] == (True, "90%") and not facts["90% Panel ship"].bare
+    assert facts["Community: —"].stats[1] == (True, "—")
+    assert facts["Entry*"].bare_entry and facts["Entry*"].stats[labels.index("entry")] == (True, None)
+    assert facts["Reviewer scorecard:"].scorecard and not facts["Reviewer scorecard:"].panel
+    assert facts["Alpha vs Beta"].vs and facts["Alpha vs Beta"].landmark
+    # words running on past the label are no label
+    assert not facts["Panel shipping news"].panel and not facts["Panel shipping news"].bare
+    # what is remembered is what was learned
+    assert all(comparison._FACTS[block] == fact for block, fact in facts.items())

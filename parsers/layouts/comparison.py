@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import compress, repeat
-from operator import is_
+from operator import attrgetter, is_
+from typing import cast
 
 from parsers.layouts._scorecard import (
     QUOTES_EXPECTED,
@@ -97,6 +98,7 @@ class _Reading:
     """Working state of one parse: problems accumulate as the page is read."""
 
     blocks: list[str]
+    facts: list[_Facts]
     #: ``fold(block)`` for every block of up to ``NAME_MAX`` characters, else None
     keys: list[str | None]
     problems: list[str] = field(default_factory=list)
@@ -136,21 +138,12 @@ def _key(text: str) -> str:
     return _fold_short(text) if len(text) <= NAME_MAX else fold(text)
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
-def _is_landmark(key: str | None) -> bool:
-    """Might this short block's key be a stat label, the scorecard heading or (part of) a title?"""
-    return key is not None and ("vs" in key or PANEL in key or SCORECARD in key or "versus" in key)
-
-
 def _label_match(block: str, label: str) -> tuple[bool, str | None]:
-    """Is ``block`` the label (alone, or sharing the block with its value: "100% Panel ship")?"""
-    if len(block) > _LABEL_MAX:
-        return _NO_MATCH
-    return _label_match_cached(block, label)
+    """Is ``block`` the label (alone, or sharing the block with its value: "100% Panel ship")?
 
-
-@lru_cache(maxsize=_CACHE_SIZE)
-def _label_match_cached(block: str, label: str) -> tuple[bool, str | None]:
+    ``(True, None)`` for the label alone, ``(True, value)`` for a label with its value, else
+    ``(False, None)``. Only asked of blocks of up to ``_LABEL_MAX`` characters (see ``_learn``).
+    """
     low = fold(block).strip(_LABEL_DECORATION)
     if low == label:
         return True, None
@@ -177,28 +170,14 @@ def _word_break(text: str, at: int) -> bool:
     return before.islower() and after.isupper()
 
 
-def _stat_label(block: str, label: str) -> tuple[bool, str | None]:
-    """A label match whose in-block value (if any) looks like a value of that label."""
-    if len(block) > _LABEL_MAX:
-        return _NO_MATCH
-    return _stat_label_cached(block, label)
-
-
-@lru_cache(maxsize=_CACHE_SIZE)
-def _stat_label_cached(block: str, label: str) -> tuple[bool, str | None]:
-    found, value = _label_match(block, label)
+def _stat_label(label: str, match: tuple[bool, str | None]) -> tuple[bool, str | None]:
+    """A label ``match`` kept as found only if its in-block value (if any) suits the label."""
+    found, value = match
     if not found or value is None:
-        return found, value
+        return match
     if label == ENTRY:
         return (len(value) <= _ENTRY_MAX), value
     return parse_percent(value)[0], value
-
-
-def _is_scorecard(block: str) -> bool:
-    if len(block) > _SCORECARD_MAX:
-        return False
-    low = fold(block).rstrip(" :")
-    return low.startswith(SCORECARD)
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -216,44 +195,81 @@ def _side_matches(block: str, side: str) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What one block is to this layout, worked out once per distinct block text.
+
+    Most of a page's short blocks (labels, values, names, categories, chrome, "A vs B" links)
+    recur on the site's other pages, so their facts are remembered (``_FACTS``) and one look-up
+    answers every question the layout asks of them.
+    """
+
+    #: ``fold(block)`` for a block of up to ``NAME_MAX`` characters, else None (prose)
+    key: str | None
+    #: ``_stat_label(block, label)`` for each label of ``_LABELS``
+    stats: tuple[tuple[bool, str | None], ...]
+    #: Is the block one of the labels alone, with no value in it?
+    bare: bool
+    #: Is the block the "Entry" label alone?
+    bare_entry: bool
+    #: A "Panel ship" label (alone or with its value): where a tool's stats are
+    panel: bool
+    scorecard: bool
+    #: Does the block mention "vs" or "versus" (part of a title, or a navigation link)?
+    vs: bool
+    #: Is the block any of panel, scorecard or vs (worth a look while indexing)?
+    landmark: bool
+
+
+_LABELS = (PANEL, COMMUNITY, ENTRY)
+_NO_STATS = (_NO_MATCH, _NO_MATCH, _NO_MATCH)
+#: The facts of a block too long to be a name or label (it may still be a long "A vs B" title).
+_PROSE = _Facts(None, _NO_STATS, False, False, False, False, False, False)
+_LONG_TITLE = _Facts(None, _NO_STATS, False, False, False, False, True, True)
+#: Facts of short blocks seen before, by block text. Cleared when full, so it stays bounded (a
+#: site of 3,000 pages has some 5,000 distinct short blocks).
+_FACTS: dict[str, _Facts] = {}
+_FACTS_MAX = 8192
+
+
+def _learn(block: str) -> _Facts:
+    """The facts of a short block (up to ``NAME_MAX`` characters), remembered in ``_FACTS``."""
+    key = fold(block)
+    stats = _NO_STATS
+    bare = bare_entry = False
+    # (a label match needs the label's words in the key: most blocks are no label at all)
+    if len(block) <= _LABEL_MAX and (PANEL in key or COMMUNITY in key or ENTRY in key):
+        matches = [_label_match(block, label) for label in _LABELS]
+        stats = tuple(map(_stat_label, _LABELS, matches))
+        bare_labels = [match == (True, None) for match in matches]
+        bare, bare_entry = any(bare_labels), bare_labels[2]
+    panel = stats[0][0]
+    # (stripping " :" off the end never reaches into the heading itself)
+    scorecard = len(block) <= _SCORECARD_MAX and key.startswith(SCORECARD)
+    vs = "vs" in key or "versus" in key
+    facts = _Facts(key, stats, bare, bare_entry, panel, scorecard, vs, panel or scorecard or vs)
+    if len(_FACTS) >= _FACTS_MAX:
+        _FACTS.clear()
+    _FACTS[block] = facts
+    return facts
+
+
 @dataclass(slots=True)
 class _Index:
     """What one pass over a page's blocks finds; ``recognises`` and ``parse`` share it."""
 
+    facts: list[_Facts]
+    #: ``fold(block)`` for every block of up to ``NAME_MAX`` characters, else None
+    keys: list[str | None]
     panels: list[int] = field(default_factory=list)
     scorecards: list[int] = field(default_factory=list)
     titles: list[_Title] = field(default_factory=list)
-    #: ``fold(block)`` for every block of up to ``NAME_MAX`` characters, else None
-    keys: list[str | None] = field(default_factory=list)
-
-
-#: ``fold(block)`` of short blocks that can be no landmark (no label, heading or "vs"), by block.
-#: Most of a page's short blocks (chrome, categories, values, names) recur on the site's other
-#: pages: one look-up each keys them all, and only what this misses (landmarks, prose, blocks
-#: not seen before) takes the longer way. Cleared when full, so it stays bounded.
-_PLAIN_KEYS: dict[str, str] = {}
-#: ``fold(block)`` of the short landmark blocks ("Panel ship", "A vs B" links), by block.
-_LANDMARK_KEYS: dict[str, str] = {}
-
-
-def _short_key(block: str) -> tuple[str, bool]:
-    """``(fold(block), is it a landmark)`` for a short block, remembered in one of the two dicts."""
-    key = _LANDMARK_KEYS.get(block)
-    if key is not None:
-        return key, True
-    key = fold(block)
-    landmark = _is_landmark(key)
-    known = _LANDMARK_KEYS if landmark else _PLAIN_KEYS
-    if len(known) >= _CACHE_SIZE:
-        known.clear()
-    known[block] = key
-    return key, landmark
 
 
 def _index(blocks: list[str]) -> _Index:
-    """One pass over the page: every short block's key, and where labels, headings, titles sit.
+    """One pass over the page: every block's facts, and where labels, headings, titles sit.
 
-    Only short blocks can be names or headings; longer blocks (descriptions, quotes) are prose,
+    Only short blocks can be names or labels; longer blocks (descriptions, quotes) are prose,
     at most a long "A vs B" title. Folding changes case, then whitespace only, so case folding
     alone tells whether a long block has a "vs".
     """
@@ -261,38 +277,36 @@ def _index(blocks: list[str]) -> _Index:
     if cached is not None and cached[0] is blocks:
         return cached[1]
     # (long blocks are not looked up: hashing a page's prose costs more than this loop)
-    known = _PLAIN_KEYS.get
-    keys: list[str | None] = [known(block) if len(block) <= NAME_MAX else None for block in blocks]
-    index = _Index(keys=keys)
-    last = len(blocks) - 1
-    # The blocks the dict did not answer, in page order: landmarks, prose, new short blocks.
-    for at in compress(range(len(keys)), map(is_, keys, repeat(None))):
+    known = _FACTS.get
+    facts: list[_Facts | None] = [known(block) if len(block) <= NAME_MAX else None for block in blocks]
+    # What the memo did not answer: prose, and short blocks not seen before.
+    for at in compress(range(len(facts)), map(is_, facts, repeat(None))):
         block = blocks[at]
         size = len(block)
         if size <= NAME_MAX:
-            key, landmark = _short_key(block)
-            keys[at] = key
-            if not landmark:
-                continue
+            facts[at] = _learn(block)
         elif size <= _TITLE_MAX and ("vs" in (low := block.casefold()) or "versus" in low):
-            key = fold(block)
+            facts[at] = _LONG_TITLE
         else:
-            continue
-        _note_landmark(index, blocks, at, key, last)
+            facts[at] = _PROSE
+    known_facts = cast("list[_Facts]", facts)
+    index = _Index(known_facts, list(map(attrgetter("key"), known_facts)))
+    last = len(blocks) - 1
+    for at in compress(range(len(facts)), map(attrgetter("landmark"), known_facts)):
+        fact = known_facts[at]
+        if fact.panel:
+            index.panels.append(at)
+        if fact.scorecard:
+            index.scorecards.append(at)
+        if fact.vs:
+            _note_title(index, blocks, at, fact.key or fold(blocks[at]), last)
     _LAST_INDEX[0] = (blocks, index)
     return index
 
 
-def _note_landmark(index: _Index, blocks: list[str], at: int, key: str, last: int) -> None:
-    """Record block ``at`` (folded: ``key``) if it is a "Panel ship" label, the scorecard heading
-    or (part of) an "A vs B" title."""
+def _note_title(index: _Index, blocks: list[str], at: int, key: str, last: int) -> None:
+    """Record block ``at`` (folded: ``key``) if it is (part of) an "A vs B" title."""
     block = blocks[at]
-    size = len(block)
-    if size <= _LABEL_MAX and PANEL in key and _stat_label(block, PANEL)[0]:
-        index.panels.append(at)
-    # (stripping " :" off the end never reaches into the heading itself)
-    if size <= _SCORECARD_MAX and key.startswith(SCORECARD):
-        index.scorecards.append(at)
     if key in _VS_ALONE:
         if 0 < at < last:
             left, right = blocks[at - 1], blocks[at + 1]
@@ -363,19 +377,20 @@ def recognises(blocks: list[str]) -> bool:
 # --- tools ---------------------------------------------------------------------------------------
 
 
-def _values_follow_labels(blocks: list[str], panel_at: int, floor: int) -> bool:
+def _values_follow_labels(reading: _Reading, panel_at: int, floor: int) -> bool:
     """Does this tool print each label before its value (the contract is value, then label)?
 
     Only when the block before "Panel ship" is no percentage, the block after it is one, and the
     block after "Entry" is a short price rather than the description.
     """
+    blocks, facts = reading.blocks, reading.facts
     if panel_at - 1 >= floor and parse_percent(blocks[panel_at - 1])[0]:
         return False
     if panel_at + 1 >= len(blocks) or not parse_percent(blocks[panel_at + 1])[0]:
         return False
     stop = min(len(blocks) - 1, panel_at + 2 * _STAT_WINDOW)
     for at in range(panel_at + 1, stop):
-        if _label_match(blocks[at], ENTRY) == (True, None):
+        if facts[at].bare_entry:
             following = blocks[at + 1]
             return len(following) <= _ENTRY_MAX and not opens_quote(following)
     return False
@@ -386,32 +401,21 @@ def _read_stat(reading: _Reading, start: int, floor: int, label: str, after: boo
 
     ``after`` says whether values follow their labels on this page (the contract: they precede).
     """
-    blocks = reading.blocks
-    stop = min(len(blocks), start + _STAT_WINDOW)
-    for at in range(start, stop):
-        found, inline_value = _stat_label(blocks[at], label)
+    blocks, facts = reading.blocks, reading.facts
+    which = _LABELS.index(label)
+    for at in range(start, min(len(blocks), start + _STAT_WINDOW)):
+        found, inline_value = facts[at].stats[which]
         if not found:
             continue
         if inline_value is not None:
             return _Stat(at, at, inline_value)
         if after:
-            if at + 1 < len(blocks) and not _is_any_label(blocks[at + 1]):
+            if at + 1 < len(blocks) and not facts[at + 1].bare:
                 return _Stat(at, at + 1, blocks[at + 1])
-        elif at - 1 >= floor and not _is_any_label(blocks[at - 1]):
+        elif at - 1 >= floor and not facts[at - 1].bare:
             return _Stat(at, at - 1, blocks[at - 1])
         return _Stat(at, None, None)
     return None
-
-
-def _is_any_label(block: str) -> bool:
-    if len(block) > _LABEL_MAX:
-        return False
-    return _is_any_label_cached(block)
-
-
-@lru_cache(maxsize=_CACHE_SIZE)
-def _is_any_label_cached(block: str) -> bool:
-    return any(_label_match(block, label) == (True, None) for label in LABEL_TEXT)
 
 
 def _header(
@@ -450,12 +454,14 @@ class _Tool:
 
     @property
     def first(self) -> int:
-        heads = (self.category_at, self.name_at, self.tagline_at)
-        return min((i for i in heads if i is not None), default=self.start)
+        """The tool's first block: its category, else its name (the tagline follows the name)."""
+        if self.category_at is not None:
+            return self.category_at
+        return self.name_at if self.name_at is not None else self.start
 
 
 def _read_tool(reading: _Reading, position: int, lo: int, anchor_at: int, sides: tuple[str, ...]) -> _Tool:
-    after = _values_follow_labels(reading.blocks, anchor_at, lo)
+    after = _values_follow_labels(reading, anchor_at, lo)
     stats: dict[str, _Stat | None] = {}
     panel = _read_stat(reading, anchor_at, lo, PANEL, after)
     stats[PANEL] = panel
@@ -542,7 +548,7 @@ def _tool_anchors(reading: _Reading, anchors: list[int], title: _Title) -> list[
 def parse(blocks: list[str]) -> ParseResult:
     """Read one comparison page's blocks into a ``ParseResult`` (never raises on odd input)."""
     index = _index(blocks)  # usually the one ``recognises`` just built for these very blocks
-    reading = _Reading(blocks, index.keys)
+    reading = _Reading(blocks, index.facts, index.keys)
     result = ParseResult(status="not_comparison", parser=NAME, parser_version=VERSION)
     scorecard_guess = _scorecard_at(index, 0)
     limit = scorecard_guess if scorecard_guess is not None else len(blocks)
