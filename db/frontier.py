@@ -23,6 +23,11 @@ class Entry:
     depth: int = 0
     kind: str = "html"  # "html" or "sitemap": how to fetch it
 
+    def __reduce__(self) -> tuple[type[Entry], tuple[str, int, str]]:
+        # class + values: the slots dataclass default calls dataclasses.fields on both
+        # sides of the engine -> writer pipe (a re-crawl sends every archived URL)
+        return Entry, (self.url, self.depth, self.kind)
+
 
 def _conn(db: Database | sqlite3.Connection) -> sqlite3.Connection:
     return db if isinstance(db, sqlite3.Connection) else db.conn
