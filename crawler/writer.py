@@ -2,9 +2,10 @@
 
 Parsing a page and writing it to SQLite cost more CPU than fetching it; doing them in
 the asyncio process would cap the crawl at the speed of the slowest stage on one core.
-So the engine sends fetch results through a pipe to this process, which parses them
-with `parsers.parse_page` and stores them with `db.store.ArchiveWriter` in batches of
-`BATCH_PAGES` fetched pages, each with its frontier rows and crawl counters. A
+So the engine sends fetch results through a pipe to this process, which parses each
+with `parsers.parse_page` as it arrives and stores them with `db.store.ArchiveWriter` in
+batches of `BATCH_PAGES` fetched pages, each with its frontier rows and crawl counters.
+A thread reads the pipe ahead (`_Inbox`), so the fetch loop never waits for a batch. A
 transaction holds several batches: it commits after `COMMIT_PAGES` fetched pages or,
 once `COMMIT_SECONDS` have passed since its first item, when the pipe is empty (a batch
 of 304s and failures alone commits after `REVISIT_PAGES` or `REVISIT_SECONDS`). It
@@ -35,8 +36,10 @@ import contextlib
 import os
 import pickle
 import signal
+import threading
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -66,6 +69,11 @@ COMMIT_SECONDS = 1.0
 #: it commits the open transaction.
 REVISIT_PAGES = 5_000
 REVISIT_SECONDS = 5.0
+#: Pipe messages read ahead while a batch is parsed and stored, in bytes (~160 pages).
+#: Without them the engine's sends stall for the length of every batch: its fetch loop
+#: stood idle a third of a 3,000-page crawl, waiting on a writer that was itself idle
+#: the rest of the time.
+INBOX_BYTES = 2 * 1024 * 1024
 COUNTER_FIELDS = crawl_log.COUNTERS
 #: Outcomes after which a URL needs another try when the crawl is resumed.
 RETRY_OUTCOMES = frozenset({"failed", "skipped"})
@@ -84,6 +92,53 @@ class WriterReport:
     store_seconds: float = 0.0
     parse_seconds: float = 0.0
     cpu_seconds: float = 0.0  # of the writer process, start-up included
+
+
+_TIMED_OUT = object()
+
+
+class _Inbox:
+    """The pipe, read ahead by a thread, so that the engine's sends complete while this
+    process parses and stores a batch (the thread waits in `recv_bytes` without the GIL).
+
+    Holds at most `max_bytes` (plus the one message being read): past that the thread
+    stops reading and the pipe pushes back on the engine, as before. End of file (or a
+    broken pipe) comes out as None, after every message received before it.
+    """
+
+    def __init__(self, conn: Connection, max_bytes: int = INBOX_BYTES) -> None:
+        self._conn = conn
+        self._max_bytes = max_bytes
+        self._messages: deque[bytes | None] = deque()
+        self._bytes = 0
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, name="verdicts-inbox", daemon=True).start()
+
+    def _read(self) -> None:
+        changed = self._changed
+        while True:
+            with changed:
+                changed.wait_for(lambda: self._bytes < self._max_bytes)
+            try:
+                data: bytes | None = self._conn.recv_bytes()
+            except (EOFError, OSError):
+                data = None
+            with changed:
+                self._messages.append(data)
+                self._bytes += len(data) if data is not None else 0
+                changed.notify_all()
+            if data is None:
+                return
+
+    def get(self, timeout: float | None) -> Any:
+        """The next message (bytes), None at end of file, or `_TIMED_OUT`."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._messages, timeout):
+                return _TIMED_OUT
+            data = self._messages.popleft()
+            self._bytes -= len(data) if data is not None else 0
+            self._changed.notify_all()
+            return data
 
 
 def writer_main(conn: Connection, db_path: str, crawl_id: int) -> None:
@@ -136,17 +191,18 @@ class _Writer:
         self.parse_page: Any = None
 
     def run(self, conn: Connection) -> WriterReport:
+        inbox = _Inbox(conn)
         while True:
             timeout = None
             if self.first_at is not None:
                 bound = COMMIT_SECONDS if self.bodies or self.written else REVISIT_SECONDS
                 timeout = max(0.0, self.first_at + bound - time.monotonic())
-            if conn.poll(timeout):
-                try:
-                    items = pickle.loads(conn.recv_bytes())
-                except EOFError:
+            data = inbox.get(timeout)
+            if data is not _TIMED_OUT:
+                if data is None:  # end of file: the engine is gone
                     self.flush(commit=True)
-                    raise
+                    raise EOFError
+                items = pickle.loads(data)
                 for item in items:
                     if item[0] == "finish":
                         self.flush(commit=True)
@@ -162,8 +218,7 @@ class _Writer:
                             (result.url, "failed" if result.outcome in RETRY_OUTCOMES else "done")
                         )
                         if keep:
-                            self.results.append(result)
-                            self.bodies += result.outcome == "fetched"
+                            self.hold(result)
                     if self.first_at is None:
                         self.first_at = time.monotonic()
                 if len(self.states) >= REVISIT_PAGES:
@@ -185,10 +240,15 @@ class _Writer:
                 self.report.store_seconds += time.perf_counter() - started
             self.first_at, self.written = None, 0
 
+    def hold(self, result: Any) -> None:
+        """Keep a result for the next batch, parsed now: the writer works while pages
+        arrive, and only the store waits for the batch."""
+        self.results.append((result, self.parse(result)))
+        self.bodies += result.outcome == "fetched"
+
     def write(self) -> None:
         started = time.perf_counter()
-        batch = [(result, self.parse(result)) for result in self.results]
-        parsed_at = time.perf_counter()
+        batch = self.results
         if not self.db.in_transaction:
             self.db.execute("BEGIN")
         try:
@@ -210,8 +270,7 @@ class _Writer:
             for name in COUNTER_FIELDS:
                 report.counts[name] += getattr(stats, name)
             report.snapshots_new += stats.snapshots_new
-        report.parse_seconds += parsed_at - started
-        report.store_seconds += time.perf_counter() - parsed_at
+        report.store_seconds += time.perf_counter() - started
         self.written += self.bodies
         self.results, self.adds, self.states, self.bodies = [], [], [], 0
 
@@ -219,6 +278,13 @@ class _Writer:
         """The ParseResult of a fetched HTML page; None for anything else."""
         if result.outcome != "fetched" or result.kind != "html":
             return None
+        started = time.perf_counter()
+        try:
+            return self._parse(result)
+        finally:
+            self.report.parse_seconds += time.perf_counter() - started
+
+    def _parse(self, result: Any) -> Any:
         if self.parse_page is None:
             from parsers import parse_page
 

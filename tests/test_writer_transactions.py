@@ -63,9 +63,8 @@ def test_batches_share_a_transaction_up_to_commit_pages(
 def test_a_reader_sees_written_batches_only_once_committed(archive_path: Path, crawl: int) -> None:
     writer = writer_module._Writer(str(archive_path), crawl)
     for url in URLS[:4]:
-        writer.results.append(fetched(url, f"<html>{url}</html>", at(1)))
+        writer.hold(fetched(url, f"<html>{url}</html>", at(1)))
         writer.states.append((url, "done"))
-        writer.bodies += 1
     writer.flush(commit=False)
     assert writer.report.batches == 1 and writer.db.in_transaction
     assert _count(archive_path, "SELECT count(*) FROM pages") == 0
@@ -103,9 +102,8 @@ def test_a_failing_batch_keeps_the_batches_before_it(archive_path: Path, crawl: 
     def hold(urls: list[str]) -> None:
         for url in urls:
             writer.adds.append(frontier.Entry(url))
-            writer.results.append(fetched(url, f"<html>{url}</html>", at(1)))
+            writer.hold(fetched(url, f"<html>{url}</html>", at(1)))
             writer.states.append((url, "done"))
-            writer.bodies += 1
 
     hold(URLS[:2])
     writer.flush(commit=False)
