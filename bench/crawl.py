@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import contextlib
 import functools
 import json
@@ -534,6 +535,10 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("scrapy is not installed: the Scrapy leg is skipped (pip install scrapy)")
             args.no_scrapy = True
+    # Measure what an installed package runs: with PYTHONDONTWRITEBYTECODE set (as in some
+    # shells and CI), every crawl would compile the project from source (~0.07 s a process)
+    for package in ("crawler", "db", "parsers"):
+        compileall.compile_dir(ROOT / package, quiet=1)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (stop nginx) on kill
     workdir = Path(tempfile.mkdtemp(prefix="verdicts-crawl-bench-"))
     try:

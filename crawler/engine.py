@@ -172,13 +172,13 @@ def _crawl_locked(
     stop: threading.Event,
     progress: Progress | None,
 ) -> CrawlReport:
-    from db.archive import open_archive
+    from db.archive import open_current
 
     report = CrawlReport(site_name=site.name, site=crawl_log.site_key(starts))
     scope = Scope(site.scope_hosts, site.include, site.exclude)
     db = None
     try:
-        db = open_archive(settings.db_path)
+        db = open_current(settings.db_path)
         begun = crawl_log.begin(db, report.site, starts)
         report.crawl_id, report.resumed_from = begun.crawl_id, begun.resumed_from
         if begun.resumed_from is not None:
@@ -289,7 +289,7 @@ def _finish_writer(conn: Connection, writer: Any) -> tuple[str, Any]:
 
 
 def _close_failed(settings: Settings, report: CrawlReport, reason: str) -> None:
-    from db.archive import connect
+    from db.archive import connect_archive as connect
 
     report.status = "failed"
     report.reasons.append(reason)
@@ -303,7 +303,7 @@ def _conclude(
     settings: Settings, report: CrawlReport, reply: tuple[str, Any], loop: _Loop, stop: threading.Event
 ) -> None:
     """Decide the crawl's status, run the quality gate and close its crawls row."""
-    from db.archive import connect
+    from db.archive import connect_archive as connect
 
     kind, payload = reply
     error: str | None = None
@@ -333,8 +333,8 @@ def _conclude(
             from db.quality import assess_crawl
 
             quality = assess_crawl(db, report.crawl_id)
-            if db.conn.in_transaction:
-                db.conn.commit()
+            if db.in_transaction:
+                db.commit()
             if quality.degraded:
                 status = "degraded"
                 report.reasons.extend(f"quality: {reason}" for reason in quality.reasons)

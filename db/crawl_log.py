@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from db import frontier
+from db.archive import transaction
 
 if TYPE_CHECKING:  # the writer process passes a plain connection and never imports sqlite-utils
     from sqlite_utils import Database
@@ -51,18 +52,23 @@ class CrawlStart:
     resumed_from: int | None  # the interrupted crawl whose frontier this run took over
 
 
-def last_crawl(db: Database, site: str) -> dict[str, Any] | None:
-    rows = list(db.query("SELECT * FROM crawls WHERE site = ? ORDER BY id DESC LIMIT 1", [site]))
-    return rows[0] if rows else None
+def _conn(db: Database | sqlite3.Connection) -> sqlite3.Connection:
+    return db if isinstance(db, sqlite3.Connection) else db.conn
 
 
-def begin(db: Database, site: str, start_urls: list[str]) -> CrawlStart:
+def last_crawl(db: Database | sqlite3.Connection, site: str) -> dict[str, Any] | None:
+    cursor = _conn(db).execute("SELECT * FROM crawls WHERE site = ? ORDER BY id DESC LIMIT 1", [site])
+    row = cursor.fetchone()
+    return None if row is None else dict(zip([c[0] for c in cursor.description], row, strict=True))
+
+
+def begin(db: Database | sqlite3.Connection, site: str, start_urls: list[str]) -> CrawlStart:
     """Start a crawls row for `site`, taking over the frontier of an unfinished run.
 
     Must be called with the archive lock held: a `running` row is then a dead crawl.
     """
     stamp = now()
-    with db.atomic():
+    with transaction(_conn(db)):
         previous = last_crawl(db, site)
         cursor = db.execute(
             "INSERT INTO crawls (site, start_urls, started_at, status) VALUES (?, ?, ?, 'running')",
@@ -91,8 +97,8 @@ def add_counts(db: Database | sqlite3.Connection, crawl_id: int, counts: Iterabl
     db.execute(f"UPDATE crawls SET {assignments} WHERE id = ?", [*values, crawl_id])
 
 
-def finish(db: Database, crawl_id: int, status: str, error: str | None = None) -> None:
-    with db.atomic():
+def finish(db: Database | sqlite3.Connection, crawl_id: int, status: str, error: str | None = None) -> None:
+    with transaction(_conn(db)):
         db.execute(
             "UPDATE crawls SET status = ?, finished_at = ?, error = ? WHERE id = ?",
             [status, now(), error, crawl_id],

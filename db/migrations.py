@@ -9,14 +9,47 @@ by an older version applies the missing steps in place.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
 
-migrations = Migrations("verdict-archive")
+#: The sqlite-utils migration set these steps belong to (rows of `_sqlite_migrations`).
+MIGRATION_SET = "verdict-archive"
+#: (name, function) of every step, in order. The sqlite-utils `Migrations` object is built
+#: from them on first use (`migrations` below): checking that an archive is current needs
+#: only these names, so a crawl of an up-to-date archive never imports sqlite-utils.
+STEPS: list[tuple[str, Callable[[Database], None]]] = []
+_MIGRATIONS: list[Migrations] = []
 
 
-@migrations(name="0001_initial_schema")
+def step(name: str) -> Callable[[Callable[[Database], None]], Callable[[Database], None]]:
+    """Register a migration step under `name` (appended: steps only ever grow)."""
+
+    def register(func: Callable[[Database], None]) -> Callable[[Database], None]:
+        STEPS.append((name, func))
+        return func
+
+    return register
+
+
+def __getattr__(name: str) -> Any:
+    # `migrations`: the sqlite-utils Migrations of STEPS, imported and built when first asked for
+    if name != "migrations":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not _MIGRATIONS:
+        from sqlite_utils.migrations import Migrations
+
+        built = Migrations(MIGRATION_SET)
+        for step_name, func in STEPS:
+            built(name=step_name)(func)
+        _MIGRATIONS.append(built)
+    return _MIGRATIONS[0]
+
+
+@step("0001_initial_schema")
 def m0001_initial_schema(db: Database) -> None:
     """The public tables of the first release (issue 2)."""
     run_script(
@@ -153,13 +186,13 @@ def m0001_initial_schema(db: Database) -> None:
     )
 
 
-@migrations(name="0002_frontier_kind")
+@step("0002_frontier_kind")
 def m0002_frontier_kind(db: Database) -> None:
     """What a frontier URL is (html page or sitemap), so a resumed crawl fetches it the same way."""
     db.execute("ALTER TABLE frontier ADD COLUMN kind TEXT NOT NULL DEFAULT 'html'")
 
 
-@migrations(name="0003_history_and_quality")
+@step("0003_history_and_quality")
 def m0003_history_and_quality(db: Database) -> None:
     """Per-snapshot seen windows and parse fingerprints, crawl ids on history rows,
     per-crawl field statistics (the quality gate) and the indexes the views use."""
@@ -220,7 +253,7 @@ def m0003_history_and_quality(db: Database) -> None:
     )
 
 
-@migrations(name="0004_search")
+@step("0004_search")
 def m0004_search(db: Database) -> None:
     """FTS5 over verdict texts and tool names/taglines/descriptions, synced by triggers."""
     from db.search import enable_search
@@ -228,7 +261,7 @@ def m0004_search(db: Database) -> None:
     enable_search(db)
 
 
-@migrations(name="0005_views")
+@step("0005_views")
 def m0005_views(db: Database) -> None:
     """The views for the common questions (db/views.py)."""
     from db.views import create_views
@@ -247,7 +280,7 @@ def m0005_views(db: Database) -> None:
     )
 
 
-@migrations(name="0006_near_duplicate_index")
+@step("0006_near_duplicate_index")
 def m0006_near_duplicate_index(db: Database) -> None:
     """The near-duplicate pass's persisted LSH band index, and indexes for the canned queries."""
     run_script(
@@ -293,7 +326,27 @@ def apply_migrations(db: Database) -> list[str]:
     """
     from db.views import sync_views
 
-    pending = [m.name for m in migrations.pending(db)]
-    migrations.apply(db)
+    steps = __getattr__("migrations")
+    pending = [m.name for m in steps.pending(db)]
+    steps.apply(db)
     sync_views(db)
     return pending
+
+
+def is_current(conn: sqlite3.Connection) -> bool:
+    """Whether every step is applied and every view current: then opening needs no upgrade.
+
+    Read-only, plain sqlite3 (two small reads): what `apply_migrations` would find to do.
+    """
+    from db.views import stale_views
+
+    try:
+        applied = {
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [MIGRATION_SET]
+            )
+        }
+    except sqlite3.OperationalError:  # no migrations table: a new or foreign file
+        return False
+    return all(name in applied for name, _ in STEPS) and not stale_views(conn)

@@ -15,12 +15,16 @@ current.
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-
+from db.archive import transaction
 from db.near_duplicates import mark_near_duplicates
 from parsers.model import LISTING_FIELDS
+
+if TYPE_CHECKING:  # the crawl passes a plain connection and never imports sqlite-utils
+    from sqlite_utils import Database
 
 MAX_DROP_POINTS = 10.0
 #: Fields counted per comparison page (the keys of ParseResult.field_presence()).
@@ -62,9 +66,10 @@ class QualityReport:
     near_duplicates: int = 0
 
 
-def count_fields(db: Database, crawl_id: int) -> dict[str, FieldCount]:
+def count_fields(db: Database | sqlite3.Connection, crawl_id: int) -> dict[str, FieldCount]:
     """Per field, how many of the crawl's comparison pages yielded it."""
     counts = {name: FieldCount() for name in (COMPLETE, RECOGNISED, *FIELDS)}
+    complete_pages = 0  # pages missing no field: tallied for every field at once, at the end
     for url, status, missing_json, known in db.execute(_PAGES, [crawl_id]):
         is_comparison = status != "not_comparison"
         if is_comparison or known:
@@ -72,9 +77,15 @@ def count_fields(db: Database, crawl_id: int) -> dict[str, FieldCount]:
         if not is_comparison:
             continue
         _tally(counts[COMPLETE], status == "ok", url)
-        missing = set(json.loads(missing_json or "[]"))
+        if not missing_json or missing_json == "[]":
+            complete_pages += 1
+            continue
+        missing = set(json.loads(missing_json))
         for name in FIELDS:
             _tally(counts[name], name not in missing, url)
+    for name in FIELDS:
+        counts[name].pages_total += complete_pages
+        counts[name].pages_with += complete_pages
     return counts
 
 
@@ -86,7 +97,7 @@ def _tally(count: FieldCount, present: bool, url: str) -> None:
         count.missing.append(url)
 
 
-def previous_crawl(db: Database, crawl_id: int) -> int | None:
+def previous_crawl(db: Database | sqlite3.Connection, crawl_id: int) -> int | None:
     """The latest earlier crawl of the same site that has field statistics."""
     row = db.execute(
         "SELECT max(p.id) FROM crawls c JOIN crawls p ON p.site = c.site AND p.id < c.id "
@@ -96,7 +107,7 @@ def previous_crawl(db: Database, crawl_id: int) -> int | None:
     return row[0] if row else None
 
 
-def assess_crawl(db: Database, crawl_id: int) -> QualityReport:
+def assess_crawl(db: Database | sqlite3.Connection, crawl_id: int) -> QualityReport:
     """The archive's end-of-crawl step: the near-duplicate pass over the verdicts the crawl
     added (db/near_duplicates.py), then this crawl's field statistics, compared with the
     previous crawl's."""
@@ -115,9 +126,10 @@ def assess_crawl(db: Database, crawl_id: int) -> QualityReport:
         old, new = before.get(name), count.share
         if old is not None and new is not None and old - new > MAX_DROP_POINTS:
             reasons.append(_reason(name, old, count))
-    with db.atomic():
-        db.execute("DELETE FROM crawl_field_stats WHERE crawl_id = ?", [crawl_id])
-        db.conn.executemany(
+    conn = db if isinstance(db, sqlite3.Connection) else db.conn
+    with transaction(conn):
+        conn.execute("DELETE FROM crawl_field_stats WHERE crawl_id = ?", [crawl_id])
+        conn.executemany(
             "INSERT INTO crawl_field_stats (crawl_id, field, pages_with, pages_total, share, "
             "previous_share, pages_missing) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [

@@ -16,7 +16,10 @@ never change is the contract analysts' SQL relies on: view names and columns onl
 
 from __future__ import annotations
 
-from sqlite_utils import Database
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
 
 
 def _listing_columns(position: int) -> str:
