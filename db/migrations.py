@@ -39,6 +39,11 @@ def __getattr__(name: str) -> Any:
     # `migrations`: the sqlite-utils Migrations of STEPS, imported and built when first asked for
     if name != "migrations":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return sqlite_utils_migrations()
+
+
+def sqlite_utils_migrations() -> Migrations:
+    """The sqlite-utils `Migrations` of STEPS (built once, on first use)."""
     if not _MIGRATIONS:
         from sqlite_utils.migrations import Migrations
 
@@ -326,7 +331,7 @@ def apply_migrations(db: Database) -> list[str]:
     """
     from db.views import sync_views
 
-    steps = __getattr__("migrations")
+    steps = sqlite_utils_migrations()
     pending = [m.name for m in steps.pending(db)]
     steps.apply(db)
     sync_views(db)
