@@ -289,7 +289,7 @@ def _finish_writer(conn: Connection, writer: Any) -> tuple[str, Any]:
 
 
 def _close_failed(settings: Settings, report: CrawlReport, reason: str) -> None:
-    from db.archive import connect_archive as connect
+    from db.archive import connect_sqlite as connect
 
     report.status = "failed"
     report.reasons.append(reason)
@@ -303,7 +303,7 @@ def _conclude(
     settings: Settings, report: CrawlReport, reply: tuple[str, Any], loop: _Loop, stop: threading.Event
 ) -> None:
     """Decide the crawl's status, run the quality gate and close its crawls row."""
-    from db.archive import connect_archive as connect
+    from db.archive import connect_sqlite as connect
 
     kind, payload = reply
     error: str | None = None

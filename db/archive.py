@@ -55,10 +55,6 @@ def connect_sqlite(path: str | Path) -> ArchiveConnection:
     return conn
 
 
-#: The name the crawl's main process uses for it.
-connect_archive = connect_sqlite
-
-
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One transaction (a savepoint inside an open one), rolled back on any error.
@@ -106,7 +102,7 @@ def open_current(path: str | Path) -> ArchiveConnection:
     """
     from db.migrations import is_current
 
-    conn = connect_archive(path)
+    conn = connect_sqlite(path)
     try:
         current = is_current(conn)
     except BaseException:
@@ -116,4 +112,4 @@ def open_current(path: str | Path) -> ArchiveConnection:
         return conn
     conn.close()
     open_archive(path).close()
-    return connect_archive(path)
+    return connect_sqlite(path)

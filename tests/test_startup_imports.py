@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from db import crawl_log
-from db.archive import ArchiveConnection, connect_archive, open_archive, open_current
+from db.archive import ArchiveConnection, connect_sqlite, open_archive, open_current
 from db.migrations import STEPS, is_current
 from db.views import VIEWS, view_sql
 
@@ -59,7 +59,7 @@ def test_open_current_restores_a_stale_view(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     open_archive(path).close()
     name = next(iter(VIEWS))
-    conn = connect_archive(path)
+    conn = connect_sqlite(path)
     conn.execute(f"DROP VIEW [{name}]")
     conn.execute(f"CREATE VIEW [{name}] AS SELECT 1 AS x")
     assert not is_current(conn)
@@ -76,14 +76,14 @@ def test_open_current_restores_a_stale_view(tmp_path: Path) -> None:
 def test_is_current_needs_every_step(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     open_archive(path).close()
-    conn = connect_archive(path)
+    conn = connect_sqlite(path)
     try:
         assert is_current(conn)
         conn.execute("DELETE FROM _sqlite_migrations WHERE name = ?", [STEPS[-1][0]])
         assert not is_current(conn)
     finally:
         conn.close()
-    empty = connect_archive(tmp_path / "empty.db")
+    empty = connect_sqlite(tmp_path / "empty.db")
     try:
         assert not is_current(empty)
     finally:
