@@ -79,7 +79,20 @@ def _given(db_path: Path) -> Path | None:
     return None if source is click.core.ParameterSource.DEFAULT else db_path
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ArchiveGroup(click.Group):
+    """The command group; an archive that cannot be opened (`db.archive.ArchiveError`: not
+    SQLite, truncated, written by a newer version) is a one-sentence error, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from db.archive import ArchiveError
+
+        try:
+            return super().invoke(ctx)
+        except ArchiveError as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=ArchiveGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="verdicts")
 def cli() -> None:
     """Archive "X vs Y" comparison pages and their reviewer verdicts.
@@ -95,7 +108,14 @@ def cli() -> None:
 @db_option
 @click.option("--no-serve", is_flag=True, help="Stop after the crawl instead of starting Datasette.")
 @click.option("--port", type=int, default=8001, show_default=True, help="Datasette port.")
-def demo(db_path: Path, no_serve: bool, port: int) -> None:
+@click.option(
+    "--site-port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port of the bundled site (0: any free port). Page URLs include it.",
+)
+def demo(db_path: Path, no_serve: bool, port: int, site_port: int) -> None:
     """Crawl the bundled example site over real HTTP, then publish the archive.
 
     Serves fixtures/site/ on a free 127.0.0.1 port, crawls it into the archive,
@@ -104,7 +124,7 @@ def demo(db_path: Path, no_serve: bool, port: int) -> None:
     """
     from crawler.demo import run_demo
 
-    sys.exit(run_demo(db_path, serve=not no_serve, port=port))
+    sys.exit(run_demo(db_path, serve=not no_serve, port=port, site_port=site_port))
 
 
 @cli.command()

@@ -43,6 +43,8 @@ __all__ = ["DEFAULT_USER_AGENT", "FetchResult", "FetchSettings", "Fetcher"]
 DEFAULT_USER_AGENT = f"verdict-archive/{__version__} (+https://github.com/verdict-archive/verdict-archive)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ROBOTS_MAX_REDIRECTS = 5  # RFC 9309 §2.3.1.2
+#: Largest sitemap read, after HTTP Content-Encoding (sitemaps.org: 50 MB uncompressed).
+SITEMAP_MAX_BYTES = 50 * 1024 * 1024
 _DRAIN_MAX = 64 * 1024  # a skipped body up to this size is read to keep the connection alive
 
 
@@ -71,6 +73,9 @@ class FetchSettings:
     total_timeout: float = 120.0  # one attempt, headers and body, however slowly they trickle
     transport: str = "aiohttp"  # "aiohttp" (aiohttp directly) or "httpx" (httpx's own pool)
     max_crawl_delay: float = MAX_CRAWL_DELAY  # a longer robots.txt Crawl-delay is cut to this (logged)
+    # Sitemaps have their own cap: the protocol allows 50 MB uncompressed (50,000 URLs), ten
+    # times a page's. A sitemap URL that turns out to be an HTML page still gets `max_bytes`.
+    max_sitemap_bytes: int = SITEMAP_MAX_BYTES
 
 
 class _Reply:
@@ -390,6 +395,13 @@ class Fetcher:
             attempts=attempts,
         )
 
+    def _limit(self, kind_hint: str) -> int:
+        if kind_hint == "robots":
+            return ROBOTS_MAX_BYTES
+        if kind_hint == "sitemap":
+            return max(self.settings.max_sitemap_bytes, self.settings.max_bytes)
+        return self.settings.max_bytes
+
     async def _exchange(
         self,
         url: str,
@@ -400,7 +412,7 @@ class Fetcher:
     ) -> _Reply:
         """One hop, retried per the policy. Never raises for network or server trouble."""
         policy = self._policy
-        limit = ROBOTS_MAX_BYTES if kind_hint == "robots" else self.settings.max_bytes
+        limit = self._limit(kind_hint)
         attempt = 0
         while True:
             attempt += 1
@@ -493,6 +505,10 @@ class Fetcher:
             kind = sniff_kind(body, kind_hint)
             if kind == "other":
                 reply.body = b""
+        if kind == "html" and len(body) > self.settings.max_bytes:  # asked as a sitemap, a page came
+            if not truncate:
+                raise BodyTooLarge(self.settings.max_bytes)
+            reply.body = body[: self.settings.max_bytes]
         reply.kind = kind
         return reply
 

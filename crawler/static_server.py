@@ -20,6 +20,7 @@ import asyncio
 import gzip
 import hashlib
 import mimetypes
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +43,9 @@ _TYPES = {
 }
 _REASONS = {200: "OK", 301: "Moved Permanently", 304: "Not Modified", 404: "Not Found"}
 _REASONS.update({400: "Bad Request", 405: "Method Not Allowed"})
+BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VERSION = re.compile(r"HTTP/1\.[01]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,7 @@ class StaticServer:
         self.root = Path(root).resolve()
         self.port = port
         self.requests: list[Request] = []
+        self.errors: list[BaseException] = []  # unexpected errors while answering (each got a 400)
         self._cache: dict[Path, _File] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
@@ -139,6 +144,8 @@ class StaticServer:
 
     def respond(self, method: str, target: str, headers: dict[str, str]) -> bytes:
         path = unquote(urlsplit(target).path) or "/"
+        if not path.startswith("/") or "\x00" in path:
+            return self._bad_request(method, target)
         status, extra, file = self._resolve(path)
         conditional = "if-none-match" in headers or "if-modified-since" in headers
         body = b""
@@ -164,7 +171,18 @@ class StaticServer:
         payload = "\r\n".join(head).encode("latin-1") + b"\r\n\r\n"
         return payload if method == "HEAD" or status == 304 else payload + body
 
+    def _bad_request(self, method: str, target: str) -> bytes:
+        with self._lock:
+            self.requests.append(Request(method, target, 400, False))
+        return BAD_REQUEST
+
     def _resolve(self, path: str) -> tuple[int, list[tuple[str, str]], _File | None]:
+        try:
+            return self._find(path)
+        except (OSError, ValueError):  # a name too long, a symlink loop...: not found
+            return 404, [], self._load(self.root / "404.html")
+
+    def _find(self, path: str) -> tuple[int, list[tuple[str, str]], _File | None]:
         candidate = (self.root / path.lstrip("/")).resolve()
         if not candidate.is_relative_to(self.root):
             return 404, [], self._load(self.root / "404.html")
@@ -217,8 +235,42 @@ def _not_modified(file: _File, headers: dict[str, str]) -> bool:
     return False
 
 
+def parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]] | None:
+    """(method, target, version, headers) of a request head, or None if it is malformed.
+
+    Malformed: not three parts in the request line, a method that is not a token, a version
+    other than HTTP/1.0 or 1.1, a target that is not a path, a control byte anywhere, a
+    header line without a name, or a request body (this server does not read bodies, so
+    its bytes would be taken for the next request).
+    """
+    text = head.decode("latin-1")
+    lines = text.split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3:
+        return None
+    method, target, version = parts
+    if not _TOKEN.fullmatch(method) or not _VERSION.fullmatch(version) or not target.startswith("/"):
+        return None
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in target):
+        return None
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN.fullmatch(name) or any(ord(c) < 0x20 and c != "\t" for c in value):
+            return None
+        headers[name.lower()] = value.strip(" \t")
+    if "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
+        return None
+    return method, target, version, headers
+
+
 class _Protocol(asyncio.Protocol):
-    """HTTP/1.1 with keep-alive for GET and HEAD; request bodies are not supported."""
+    """HTTP/1.1 with keep-alive for GET and HEAD; request bodies are not supported.
+
+    Anything malformed gets a 400 and the connection is closed; nothing a client sends
+    can raise out of here (an unexpected error still answers 400, and is counted in
+    `StaticServer.errors` so tests see it).
+    """
 
     def __init__(self, server: StaticServer) -> None:
         self.server = server
@@ -234,22 +286,27 @@ class _Protocol(asyncio.Protocol):
         while self.transport is not None:
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
-                if len(self.buffer) > 65536:
+                if len(self.buffer) > 65536:  # a head this long is not a request
+                    self.transport.write(BAD_REQUEST)
                     self.transport.close()
+                    self.transport = None
                 return
-            head, self.buffer = self.buffer[:end].decode("latin-1"), self.buffer[end + 4 :]
-            lines = head.split("\r\n")
-            parts = lines[0].split(" ")
-            if len(parts) != 3:
-                self.transport.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
+            try:
+                request = parse_head(head)
+                if request is None:
+                    response = BAD_REQUEST
+                else:
+                    response = self.server.respond(request[0], request[1], request[3])
+            except Exception as error:  # never a traceback and a dropped connection
+                self.server.errors.append(error)
+                request, response = None, BAD_REQUEST
+            self.transport.write(response)
+            if request is None or response is BAD_REQUEST:
                 self.transport.close()
+                self.transport = None
                 return
-            method, target, version = parts
-            headers: dict[str, str] = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            self.transport.write(self.server.respond(method, target, headers))
+            _, _, version, headers = request
             connection = headers.get("connection", "").lower()
             if connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive"):
                 self.transport.close()

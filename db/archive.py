@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote, urlencode
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -24,10 +26,110 @@ PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_ti
 _SAVEPOINTS = itertools.count()
 
 
+class ArchiveError(sqlite3.DatabaseError):
+    """The file is not an archive this version can use (not SQLite, truncated, or newer).
+
+    A `sqlite3.DatabaseError`, so every command's existing handling of a broken database
+    applies; the message is one sentence that names the file.
+    """
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_HEADER_SIZE = 100
+
+
+def sqlite_uri(path: str | Path, **params: str) -> str:
+    """The `file:` URI of `path` with query `params` (e.g. mode="ro", immutable="1").
+
+    The path is made absolute and percent-encoded, so `#`, `?`, `%` and spaces in a file
+    name stay part of the name: `f"file:{path}?mode=ro"` opened `a` for `a#b.db`, without
+    `mode=ro`. Every URI the project gives SQLite is built here.
+    """
+    absolute = os.path.abspath(os.fspath(path))
+    query = f"?{urlencode(params)}" if params else ""
+    return f"file://{quote(absolute, safe='/')}{query}"
+
+
+def check_archive(path: str | Path) -> None:
+    """Refuse a file that cannot be an intact archive of this version, before opening it.
+
+    Raises `ArchiveError` naming the file when it is not SQLite, shorter than the size its
+    header records (truncated), or written by a newer version (schema steps this one does
+    not know: opening it would run code that does not know its tables). Reads only: the
+    header's 100 bytes, then the migrations table over a `mode=ro` connection. A missing
+    or empty file is a new archive. Every `connect*` below calls it, so every command does.
+    """
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(_HEADER_SIZE)
+            size = os.fstat(handle.fileno()).st_size
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise ArchiveError(f"{path} is a directory, not an archive file.") from None
+    if not header:
+        return
+    _check_header(path, header, size)
+    unknown = _unknown_steps(path, header)
+    if unknown:
+        raise ArchiveError(
+            f"{path} was written by a newer verdict-archive (schema steps {', '.join(unknown)});"
+            " upgrade verdict-archive to open it."
+        )
+
+
+def _unknown_steps(path: str | Path, header: bytes) -> list[str]:
+    from db.migrations import unknown_steps
+
+    # A `mode=ro` read of a WAL archive leaves empty -wal and -shm files behind. When no
+    # -wal exists nobody has it open in WAL mode, so read it as immutable (creates nothing);
+    # should a crawl start meanwhile and change it under that read, read again with mode=ro.
+    wal_mode = header[18] == 2 and not os.path.exists(f"{os.fspath(path)}-wal")
+    attempts = [{"immutable": "1"}, {"mode": "ro"}] if wal_mode else [{"mode": "ro"}]
+    for number, params in enumerate(attempts, 1):
+        conn = sqlite3.connect(sqlite_uri(path, **params), uri=True)
+        try:
+            return unknown_steps(conn)
+        except sqlite3.DatabaseError as error:
+            if number == len(attempts):
+                raise ArchiveError(f"{path} is not a readable archive: {error}.") from None
+        finally:
+            conn.close()
+    raise AssertionError("unreachable")
+
+
+def _check_header(path: str | Path, header: bytes, size: int) -> None:
+    if len(header) < len(_SQLITE_MAGIC) or not header.startswith(_SQLITE_MAGIC):
+        raise ArchiveError(f"{path} is not an SQLite archive (its first bytes are not an SQLite header).")
+    if len(header) < _HEADER_SIZE:
+        raise ArchiveError(f"{path} is truncated: {size} bytes, shorter than an SQLite header.")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise ArchiveError(f"{path} is damaged: its header gives an impossible page size ({page_size}).")
+    pages = int.from_bytes(header[28:32], "big")
+    # The page count is valid only when its "version valid for" matches the change counter.
+    if header[24:28] == header[92:96] and size < pages * page_size:
+        raise ArchiveError(f"{path} is truncated: {size} bytes where its header records {pages * page_size}.")
+
+
+def connect_read_only(
+    path: str | Path, *, immutable: bool = False, check_same_thread: bool = True
+) -> sqlite3.Connection:
+    """A read-only sqlite3 connection to the archive at `path` (checked like every open).
+
+    `immutable=True` is for a published copy nobody writes to (no locking at all).
+    """
+    check_archive(path)
+    params = {"immutable": "1"} if immutable else {"mode": "ro"}
+    return sqlite3.connect(sqlite_uri(path, **params), uri=True, check_same_thread=check_same_thread)
+
+
 def connect(path: str | Path) -> Database:
     """A connection with the archive's pragmas, without touching the schema."""
     from sqlite_utils import Database
 
+    check_archive(path)
     db = Database(str(path))
     for pragma in PRAGMAS:
         db.execute(f"PRAGMA {pragma}")
@@ -49,6 +151,7 @@ class ArchiveConnection(sqlite3.Connection):
 def connect_sqlite(path: str | Path) -> ArchiveConnection:
     """A plain sqlite3 connection with the archive's pragmas (explicit transactions only),
     without touching the schema."""
+    check_archive(path)
     conn = sqlite3.connect(str(path), isolation_level=None, factory=ArchiveConnection)
     for pragma in PRAGMAS:
         conn.execute(f"PRAGMA {pragma}")

@@ -21,6 +21,8 @@ from typing import IO, Any
 
 import click
 
+from db.archive import connect_read_only as connect_archive
+
 FORMATS = ("csv", "json", "jsonl")
 CHUNK = 1000
 
@@ -38,7 +40,7 @@ def connect_read_only(db_path: str | Path) -> sqlite3.Connection:
     path = Path(db_path)
     if not path.exists():
         raise click.ClickException(f"No archive at {path}.")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = connect_archive(path)
     conn.set_authorizer(_authorizer)
     return conn
 

@@ -338,6 +338,20 @@ def apply_migrations(db: Database) -> list[str]:
     return pending
 
 
+def unknown_steps(conn: sqlite3.Connection) -> list[str]:
+    """Steps recorded in the archive that this version does not have: a newer version wrote it."""
+    known = {name for name, _ in STEPS}
+    try:
+        rows = conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [MIGRATION_SET]
+        ).fetchall()
+    except sqlite3.OperationalError as error:  # no migrations table: a new or pre-migration file
+        if "no such table" in str(error):
+            return []
+        raise
+    return sorted(name for (name,) in rows if name not in known)
+
+
 def is_current(conn: sqlite3.Connection) -> bool:
     """Whether every step is applied and every view current: then opening needs no upgrade.
 

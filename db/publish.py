@@ -29,7 +29,7 @@ from datasette.database import Database as DatasetteDatabase
 from datasette.plugins import DEFAULT_PLUGINS, pm
 from datasette.utils.asgi import Forbidden, Response
 
-from db.archive import open_archive
+from db.archive import connect_read_only, open_archive
 from db.publish_links import ID_LINKS
 from db.publish_stream import send_whole_relation, whole_relation_request
 
@@ -82,6 +82,13 @@ class ReadOnlyDatabase(DatasetteDatabase):
 
     async def execute_write_fn(self, fn: Any, block: bool = True) -> Any:
         raise Forbidden("The published archive is read-only.")
+
+    def connect(self, write: bool = False) -> sqlite3.Connection:
+        # Datasette 0.65 builds `file:{path}?mode=ro` unquoted: a `#` or `?` in the file
+        # name would open another file. Every connection it makes is read-only anyway.
+        conn = connect_read_only(self.path, immutable=not self.is_mutable, check_same_thread=False)
+        self._all_file_connections.append(conn)
+        return conn
 
 
 class ReadOnlyGuard:
@@ -152,7 +159,7 @@ def disable_unlisted_plugins(allowed: frozenset[str] = ALLOWED_PLUGINS) -> list[
 
 def archive_tables(db_path: Path) -> set[str]:
     """Names of every table and view in the archive (read without changing it)."""
-    conn = sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
+    conn = connect_read_only(db_path)
     try:
         rows = conn.execute("select name from sqlite_master where type in ('table', 'view')")
         return {name for (name,) in rows}

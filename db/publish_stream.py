@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from db.archive import connect_read_only as connect_archive
+
 Scope = MutableMapping[str, Any]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
@@ -43,8 +45,7 @@ def whole_relation_request(scope: Scope, database: str) -> str | None:
 
 
 def connect_read_only(path: str | Path, immutable: bool) -> sqlite3.Connection:
-    mode = "immutable=1" if immutable else "mode=ro"
-    return sqlite3.connect(f"file:{Path(path).resolve()}?{mode}", uri=True, check_same_thread=False)
+    return connect_archive(path, immutable=immutable, check_same_thread=False)
 
 
 def streamable(conn: sqlite3.Connection, name: str) -> bool:

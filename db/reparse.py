@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from db.archive import open_archive
+from db.archive import connect_read_only, open_archive
 from db.identity import comparison_id
 from db.ingest import IngestItem, ingest
 from db.snapshots import decompress, existing_keys
@@ -158,7 +158,7 @@ def parse_pages(task: tuple[str, list[str], bool]) -> tuple[int, list[Reparsed]]
     db_path, page_ids, force = task
     conn = _CONNECTIONS.get(db_path)
     if conn is None:
-        conn = _CONNECTIONS[db_path] = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        conn = _CONNECTIONS[db_path] = connect_read_only(db_path)
     parsed = 0
     out: list[Reparsed] = []
     for page in page_ids:

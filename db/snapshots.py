@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from db.archive import connect_read_only
 from db.identity import page_id
 
 #: Level for new bodies (1 = fastest; see bench/archive.py for 1 vs 6).
@@ -96,7 +97,7 @@ def _candidate_urls(url: str) -> list[str]:
 
 def read_snapshot(db_path: str | Path, url: str, at: str | None = None) -> bytes:
     """The body of `url` as served: the newest snapshot, or the one in force at `at`."""
-    conn = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
+    conn = connect_read_only(db_path)
     try:
         for candidate in _candidate_urls(url):
             where = "(page_id = ? OR url = ?)"

@@ -1,4 +1,4 @@
-"""decode_html: the order of evidence (HTTP, meta, BOM, detection) and legacy encodings."""
+"""decode_html: the order of evidence (BOM, HTTP, meta, detection) and legacy encodings."""
 
 from __future__ import annotations
 
@@ -97,6 +97,45 @@ def test_byte_order_mark_when_nothing_is_declared(bom: bytes, codec: str) -> Non
     html = "<p>" + WESTERN + JAPANESE + "</p>"
     decoded, used = decode_html(bom + html.encode(codec), None)
     assert (decoded, used) == (html, codec)  # the BOM itself is not part of the text
+
+
+BOMS = [
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+]
+
+
+@pytest.mark.parametrize(("bom", "codec"), BOMS)
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/html; charset=iso-8859-1", "text/html; charset=utf-8", "text/html; charset=shift_jis"],
+)
+def test_byte_order_mark_beats_the_http_charset(bom: bytes, codec: str, content_type: str) -> None:
+    # HTML standard: the BOM decides, whatever the server says (a UTF-8 page with a BOM
+    # served as iso-8859-1 used to come out as mojibake).
+    html = "<p>" + WESTERN + JAPANESE + "</p>"
+    decoded, used = decode_html(bom + html.encode(codec), content_type)
+    assert (decoded, used) == (html, codec)
+
+
+@pytest.mark.parametrize(("bom", "codec"), BOMS)
+def test_byte_order_mark_beats_meta(bom: bytes, codec: str) -> None:
+    html = '<meta charset="windows-1252"><p>' + WESTERN + "</p>"
+    decoded, used = decode_html(bom + html.encode(codec), "text/html")
+    assert (decoded, used) == (html, codec)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "codec"),
+    [
+        (b'<meta charset="utf-16"><p>x</p>', "text/html", "utf-8"),  # w3lib says utf-16-be
+        (b"<p>x</p>", "text/html; charset=utf-16", "utf-8"),  # no BOM: not trusted
+        (b"<p>x</p>", "text/html; charset=base64", "utf-8"),  # w3lib raises LookupError
+    ],
+)
+def test_where_the_standard_and_w3lib_differ(body: bytes, content_type: str, codec: str) -> None:
+    assert decode_html(body, content_type) == (body.decode(), codec)
 
 
 @pytest.mark.parametrize(("text", "codec"), [(WESTERN, "cp1252"), (JAPANESE, "cp932")])

@@ -20,6 +20,8 @@ from crawler.fetch import DEFAULT_USER_AGENT, Fetcher, FetchSettings
 from crawler.politeness import Politeness
 from crawler.retry import RetryPolicy, parse_retry_after
 from crawler.transport import BodyDecodingError, Inflater
+from parsers.sitemaps import MAX_BYTES as SITEMAP_MAX_BYTES
+from parsers.sitemaps import parse_sitemap
 from tests.fault_server import FakeTime, FaultServer, Reply
 
 FAST = {"delay": 0.0, "backoff_base": 0.01, "backoff_max": 0.05}
@@ -234,6 +236,43 @@ async def test_content_length_over_cap_is_rejected_before_reading(server: FaultS
     assert result.outcome == "failed"
     assert result.error == "body larger than 1000000 bytes (Content-Length 50000000)"
     assert server.wait_for_disconnect("/huge")
+
+
+async def test_a_full_size_sitemap_is_not_held_to_the_page_cap(server: FaultServer) -> None:
+    # sitemaps.org allows 50,000 URLs and 50 MB: here ~7 MB, over the 5 MB page cap.
+    urls = [server.url(f"/comparisons/{i:05d}/" + "a-long-descriptive-slug-" * 3) for i in range(50_000)]
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?><urlset>'
+        + "".join(f"<url><loc>{u}</loc></url>" for u in urls)
+        + "</urlset>"
+    ).encode()
+    assert len(xml) > FetchSettings().max_bytes
+    server.route("/sitemap.xml", Reply(body=xml, content_type="application/xml"))
+    server.route("/page", Reply(body=b"<html>" + b" " * len(xml)))
+    async with Fetcher(settings()) as fetcher:
+        sitemap = await fetcher.fetch(server.url("/sitemap.xml"), kind_hint="sitemap")
+        page = await fetcher.fetch(server.url("/page"))
+        page_as_sitemap = await fetcher.fetch(server.url("/page"), kind_hint="sitemap")
+    assert (sitemap.outcome, sitemap.kind, len(sitemap.body)) == ("fetched", "sitemap", len(xml))
+    assert parse_sitemap(sitemap.body) == (urls, [])
+    assert (page.outcome, page.error) == (
+        "failed",
+        f"body larger than 5000000 bytes (Content-Length {len(xml) + 6})",
+    )
+    # a "sitemap" URL that serves a page is held to the page cap
+    assert (page_as_sitemap.outcome, page_as_sitemap.error) == ("failed", "body larger than 5000000 bytes")
+
+
+async def test_a_sitemap_over_its_own_cap_fails(server: FaultServer) -> None:
+    server.route("/sitemap.xml", Reply(endless=True, content_type="application/xml"))
+    result = await fetch_one(
+        server, "/sitemap.xml", settings(max_bytes=100_000, max_sitemap_bytes=400_000), kind_hint="sitemap"
+    )
+    assert (result.outcome, result.error) == ("failed", "body larger than 400000 bytes")
+
+
+def test_the_sitemap_cap_is_the_protocol_limit() -> None:
+    assert FetchSettings().max_sitemap_bytes == SITEMAP_MAX_BYTES == 50 * 1024 * 1024
 
 
 def test_default_cap_is_five_megabytes() -> None:

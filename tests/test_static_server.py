@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import re
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.static_server import StaticServer, serve_directory
 
@@ -80,3 +85,135 @@ def test_keep_alive_serves_many_requests_on_one_connection(site: Path) -> None:
         for _ in range(50):
             assert client.get("/docs/").status_code == 200
     assert len(server.requests) == 50
+
+
+# ---- raw requests: what httpx would never send --------------------------------------------
+
+
+def raw_exchange(origin: str, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send `data` as is on a fresh connection, half-close, and read until the server closes."""
+    port = int(origin.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as conn:
+        conn.sendall(data)
+        conn.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def statuses(response: bytes) -> list[int]:
+    return [int(code) for code in re.findall(rb"(?:^|\r\n\r\n|\n)HTTP/1\.1 (\d{3}) ", response)]
+
+
+@pytest.fixture
+def site_with_secret(site: Path) -> Path:
+    root = site / "root"
+    root.mkdir()
+    (root / "index.html").write_text("<h1>inside</h1>")
+    (root / "404.html").write_text("<h1>not here</h1>")
+    (site / "secret.txt").write_text("TOP-SECRET")  # next to the served root, not in it
+    return root
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/../secret.txt",
+        "/../../secret.txt",
+        "/./../secret.txt",
+        "/docs/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2E%2E%2Fsecret.txt",
+        "/..%2fsecret.txt",
+        "/....//secret.txt",
+    ],
+)
+def test_raw_traversal_never_leaves_the_root(site_with_secret: Path, target: str) -> None:
+    with StaticServer(site_with_secret) as server:
+        response = raw_exchange(server.origin, f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert [r.path for r in server.requests] == [target]  # the `..` reached the server raw
+    assert statuses(response) == [404]
+    assert b"TOP-SECRET" not in response
+    assert server.errors == []
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /%00 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /a%00b.html HTTP/1.1\r\n\r\n",
+        b"GET /\x00 HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1 extra\r\n\r\n",
+        b"GET\r\n\r\n",
+        b"\r\n\r\n",
+        b"GET index.html HTTP/1.1\r\n\r\n",
+        b"GET http://elsewhere/ HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"G(T / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nno colon here\r\n\r\n",
+        b"GET / HTTP/1.1\r\n: no name\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX-A: b\x00c\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+        b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+        b"GET /" + b"a/" * 3000 + b" HTTP/1.1\r\n\r\n",
+        b"GET /" + "é".encode() * 10 + b" HTTP/1.1\r\n\r\n",
+    ],
+)
+def test_malformed_requests_get_400_or_404_never_a_traceback(site: Path, request_bytes: bytes) -> None:
+    with StaticServer(site) as server:
+        response = raw_exchange(server.origin, request_bytes)
+        after = httpx.get(server.origin + "/")
+    assert statuses(response) in ([400], [404])
+    assert server.errors == []
+    assert after.status_code == 200  # the server survived
+
+
+def test_a_null_byte_is_a_bad_request(site: Path) -> None:
+    with StaticServer(site) as server:
+        response = raw_exchange(server.origin, b"GET /%00 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert statuses(response) == [400]
+
+
+_METHODS = st.sampled_from([b"GET", b"HEAD", b"POST", b"", b"G T", b"\x00"])
+_TARGETS = st.one_of(
+    st.binary(max_size=60).map(lambda b: b"/" + b),
+    st.text(max_size=40).map(lambda t: ("/" + t).encode("utf-8", "surrogatepass")),
+    st.sampled_from([b"/", b"/%00", b"/..", b"/%2e%2e/", b"*", b"", b"//", b"/%", b"/%zz"]),
+)
+_VERSIONS = st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2", b"", b"http/1.1"])
+_HEADERS = st.lists(
+    st.one_of(st.binary(max_size=40), st.sampled_from([b"Connection: close", b"If-None-Match: *"])),
+    max_size=4,
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticServer]:
+    root = tmp_path_factory.mktemp("fuzz-site")
+    (root / "index.html").write_text("<h1>home</h1>")
+    (root / "docs").mkdir()
+    with StaticServer(root) as server:
+        yield server
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    method=_METHODS,
+    target=_TARGETS,
+    version=_VERSIONS,
+    headers=_HEADERS,
+    tail=st.binary(max_size=30),
+)
+def test_fuzzed_requests_always_get_an_http_answer(
+    fuzz_server: StaticServer, method: bytes, target: bytes, version: bytes, headers: list[bytes], tail: bytes
+) -> None:
+    head = b" ".join([method, target, version])
+    data = b"\r\n".join([head, *headers]) + b"\r\n\r\n" + tail + b"\r\n\r\n"
+    codes = statuses(raw_exchange(fuzz_server.origin, data))
+    assert codes
+    assert set(codes) <= {200, 301, 304, 400, 404, 405}
+    assert fuzz_server.errors == []
+    alive = raw_exchange(fuzz_server.origin, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert statuses(alive) == [200]
