@@ -46,6 +46,7 @@ from crawler.revisits import Validators, known_pages
 from crawler.seen import HashSet
 from crawler.urls import Scope, host_matches, host_of, origin_of, try_canonicalize
 from db import crawl_log, frontier
+from db.change_log import count_changes
 from db.frontier import Entry
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class CrawlReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     writer: WriterReport | None = None
+    changes: dict[str, int] = field(default_factory=dict)  # change-log rows of this crawl, by kind
     cpu_seconds: float = 0.0  # of this (fetching) process; the writer's is in `writer`
 
     @property
@@ -339,6 +341,7 @@ def _conclude(
                 status = "degraded"
                 report.reasons.extend(f"quality: {reason}" for reason in quality.reasons)
         report.status = status
+        report.changes = count_changes(db, report.crawl_id)
         crawl_log.finish(db, report.crawl_id, status, "; ".join(report.reasons) or None)
     finally:
         db.close()

@@ -13,6 +13,8 @@ import sys
 import time
 from typing import IO, TYPE_CHECKING, Any
 
+from db.change_log import describe_counts
+
 if TYPE_CHECKING:
     from crawler.engine import CrawlReport
 
@@ -137,6 +139,7 @@ def format_summary(report: CrawlReport) -> str:
         f"  comparisons new {counts.get('comparisons_new', 0)}, "
         f"changed {counts.get('comparisons_changed', 0)}; "
         f"verdicts new {counts.get('verdicts_new', 0)}",
+        f"  changes: {describe_counts(report.changes)}",
     ]
     if report.failures:
         lines.append(f"  failures ({len(report.failures)}):")

@@ -309,6 +309,44 @@ def m0006_near_duplicate_index(db: Database) -> None:
     create_views(db, ["verdicts_vanished_since_previous_crawl"])
 
 
+@step("0060_change_log")
+def m0060_change_log(db: Database) -> None:
+    """The change log (issue 17): one row per change between two complete states of a
+    page, and the last complete state of each page it was computed from."""
+    run_script(
+        db,
+        """
+        CREATE TABLE changes (
+            id TEXT PRIMARY KEY,              -- content-derived: a rebuild keeps it
+            crawl_id INTEGER REFERENCES crawls(id),
+            observed_at TEXT NOT NULL,        -- fetch time of the page that showed it (UTC)
+            comparison_id TEXT NOT NULL REFERENCES comparisons(id),
+            tool_id TEXT REFERENCES tools(id),
+            kind TEXT NOT NULL,               -- page_new, price_changed, verdict_edited, ...
+            field TEXT,
+            old TEXT,
+            new TEXT,
+            detail TEXT                       -- JSON: per cent moved, linked verdict ids, ...
+        );
+        CREATE INDEX idx_changes_crawl ON changes(crawl_id, kind);
+        CREATE INDEX idx_changes_comparison ON changes(comparison_id, observed_at);
+        CREATE INDEX idx_changes_tool ON changes(tool_id, observed_at);
+        CREATE INDEX idx_changes_observed ON changes(observed_at);
+        CREATE TABLE change_states (
+            comparison_id TEXT PRIMARY KEY REFERENCES comparisons(id),
+            crawl_id INTEGER,
+            observed_at TEXT NOT NULL,
+            gone INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL               -- JSON of db/changes.py PageState
+        );
+        CREATE INDEX idx_change_states_gone ON change_states(comparison_id) WHERE gone = 1;
+        """,
+    )
+    from db.views import create_views
+
+    create_views(db, ["change_log", "changes_per_crawl"])
+
+
 def run_script(db: Database, script: str) -> None:
     """Run `script` statement by statement, inside the caller's transaction.
 

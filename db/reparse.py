@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from db.archive import connect_read_only, open_archive
+from db.change_log import rebuild as rebuild_changes
 from db.identity import comparison_id
 from db.ingest import IngestItem, ingest
 from db.snapshots import decompress, existing_keys
@@ -240,6 +241,12 @@ def _rebuild(db: Any, results: list[Reparsed], columns: dict[str, list[str]]) ->
             for r in sorted(results, key=lambda r: (r.fetched_at, r.snapshot_id))
         ]
         ingest(conn, items)  # tools and verdicts into the archive, the rest into temp
+        for table in ("changes", "change_states"):  # pages that are no comparison any more
+            conn.execute(
+                f"DELETE FROM main.{table} WHERE comparison_id IN (SELECT value FROM json_each(?)) "
+                "AND comparison_id NOT IN (SELECT id FROM temp.comparisons)",
+                [cids],
+            )
         conn.executemany(
             "UPDATE temp.comparisons SET gone_at = ?, gone_crawl_id = ? WHERE id = ? AND last_seen < ?",
             [(gone_at, crawl, cid, gone_at) for cid, gone_at, crawl in gone],
@@ -256,6 +263,10 @@ def _rebuild(db: Any, results: list[Reparsed], columns: dict[str, list[str]]) ->
                 f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {update}",
                 rows,
             )
+        parses: dict[str, list[tuple[Any, ...]]] = {}
+        for item in items:
+            parses.setdefault(comparison_id(item.url), []).append((item.seen_from, item.crawl_id, item.parse))
+        rebuild_changes(conn, parses)  # the change log of these pages, from their parses in order
     return len(existing_keys(conn, "SELECT id FROM main.comparisons WHERE id IN ({})", ids))
 
 
@@ -285,5 +296,6 @@ def _remove_orphans(db: Any) -> None:
         db.execute(
             "DELETE FROM tools WHERE NOT EXISTS (SELECT 1 FROM listings l WHERE l.tool_id = tools.id) "
             "AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.tool_id = tools.id) "
+            "AND NOT EXISTS (SELECT 1 FROM changes ch WHERE ch.tool_id = tools.id) "
             "AND NOT EXISTS (SELECT 1 FROM comparisons c WHERE tools.id IN (c.tool1_id, c.tool2_id))"
         )

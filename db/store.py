@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from db.archive import transaction
+from db.change_log import ChangeRecorder
 from db.identity import page_id
 from db.ingest import IngestItem, Revisit, ingest, revisit
 from db.snapshots import compress, sha256_hex
@@ -91,6 +92,7 @@ class StoreStats:
     comparisons_new: int = 0
     comparisons_changed: int = 0
     verdicts_new: int = 0
+    changes: int = 0  # rows added to the change log (db/change_log.py)
 
     def __add__(self, other: StoreStats) -> StoreStats:
         return StoreStats(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(StoreStats)))
@@ -221,6 +223,7 @@ class ArchiveWriter:
         self.db = db
         self.conn: sqlite3.Connection = db if isinstance(db, sqlite3.Connection) else db.conn
         self.crawl_id = crawl_id
+        self.changes = ChangeRecorder(crawl_id)
         self.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT}")
 
@@ -249,12 +252,14 @@ class ArchiveWriter:
         counts = dict.fromkeys(("fetched", "not_modified", "failed", "snapshots"), 0)
         items: list[IngestItem] = []
         visits: list[Revisit] = []
+        gone: list[tuple[str, tuple[str, ...]]] = []
         next_snapshot = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM snapshots").fetchone()[0]
         pages = [(result, parse, page_id(result.url)) for result, parse in batch]
         for run in _runs(pages):
-            next_snapshot = self._store_run(conn, run, next_snapshot, counts, items, visits)
+            next_snapshot = self._store_run(conn, run, next_snapshot, counts, items, visits, gone)
         stats = ingest(conn, items)
         revisit(conn, visits)
+        logged = self.changes.record(conn, items, gone, [(v.seen, v.url) for v in visits])
         return StoreStats(
             pages_fetched=counts["fetched"],
             pages_not_modified=counts["not_modified"],
@@ -263,6 +268,7 @@ class ArchiveWriter:
             comparisons_new=stats.comparisons_new,
             comparisons_changed=stats.comparisons_changed,
             verdicts_new=stats.verdicts_new,
+            changes=logged,
         )
 
     def _store_run(
@@ -273,6 +279,7 @@ class ArchiveWriter:
         counts: dict[str, int],
         items: list[IngestItem],
         visits: list[Revisit],
+        gone_pages: list[tuple[str, tuple[str, ...]]],
     ) -> int:
         """Store pages whose ids are all different; returns the next snapshot id."""
         crawl_id = self.crawl_id
@@ -299,6 +306,7 @@ class ArchiveWriter:
                 )
                 if outcome == "gone":
                     gone.append((seen, crawl_id, url, result.final_url or url))
+                    gone_pages.append((seen, (url, result.final_url or url)))
                 continue
             counts["fetched"] += 1
             sha = shas[pid]

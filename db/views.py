@@ -229,6 +229,38 @@ FROM snapshots s
 LEFT JOIN crawls cr ON cr.id = s.crawl_id
 WHERE s.parse_status IS NOT NULL
 """,
+    "change_log": """
+SELECT
+    ch.id AS change_id,
+    ch.crawl_id,
+    ch.observed_at,
+    ch.kind,
+    t.name AS tool_name,
+    ch.field,
+    ch.old,
+    ch.new,
+    CAST(json_extract(ch.detail, '$.pct') AS REAL) AS price_move_pct,
+    c.title,
+    c.url,
+    ch.comparison_id,
+    ch.tool_id,
+    ch.detail
+FROM changes ch
+JOIN comparisons c ON c.id = ch.comparison_id
+LEFT JOIN tools t ON t.id = ch.tool_id
+""",
+    "changes_per_crawl": """
+SELECT
+    cr.id AS crawl_id,
+    cr.site,
+    cr.started_at,
+    ch.kind,
+    count(*) AS changes,
+    count(DISTINCT ch.comparison_id) AS pages
+FROM changes ch
+JOIN crawls cr ON cr.id = ch.crawl_id
+GROUP BY cr.id, ch.kind
+""",
 }
 
 

@@ -21,6 +21,7 @@ import pytest
 from datasette.app import Datasette
 
 from db.archive import open_archive
+from db.changes import Change
 from db.identity import comparison_id, page_id, pair_key, text_key, tool_id, verdict_id
 from db.publish import (
     ALLOWED_PLUGINS,
@@ -37,6 +38,8 @@ from db.publish_stream import whole_relation_request
 CRAWL_1 = "2026-11-20T03:00:00+00:00"
 CRAWL_2 = "2026-11-23T03:00:00+00:00"
 SITE = "https://verdicts.example"
+CHANGE_COLUMNS = ("id", "crawl_id", "observed_at", "comparison_id", "tool_id", "kind", "field", "old", "new")
+CHANGE_COLUMNS += ("detail",)
 SCRIPT_QUOTE = 'Ships fast. <script>alert("owned")</script> <b>bold</b> claims aside, it works.'
 
 # name, category, tagline, (price text, usd, kind) at crawl 1, same at crawl 2
@@ -239,6 +242,15 @@ def build_sample_archive(path: Path) -> None:
                             },
                             pk=("verdict_id", "comparison_id"),
                         )
+            if "Cursor" in (left, right):  # the change log the writer would have kept
+                cursor = tool_id("Cursor")
+                logged = [
+                    Change("price_changed", cursor, "entry_price_usd", 20.0, 25.0, {"pct": 25.0}),
+                    Change("verdict_edited", cursor, "text", quote("Cursor", 1, 1), quote("Cursor", 1, 2)),
+                ]
+                db["changes"].insert_all(
+                    [dict(zip(CHANGE_COLUMNS, c.row(2, CRAWL_2, cid), strict=True)) for c in logged]
+                )
         failed = f"{SITE}/compare/zed-ai-vs-cursor"
         db["pages"].insert(
             {

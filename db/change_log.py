@@ -1,0 +1,234 @@
+"""Writing the change log: the writer's hook and `reparse`'s rebuild.
+
+db/changes.py decides what changed (pure); this module keeps, per comparison page,
+the last complete state it was compared with (`change_states`, a JSON row per page)
+and appends what changed to `changes`. The writer calls `ChangeRecorder.record` once
+per batch, inside the batch's transaction: one read of the previous states of the
+batch's changed pages, then one write per table. Pages whose body did not change (a
+304, the same sha256) cost nothing here but a look at the few pages marked gone.
+
+The first crawl of an archive is its baseline: its pages are not `page_new` (nothing
+was there to compare with); every later crawl's first complete state of a page is.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from db.changes import KINDS, Change, PageState, diff_states, page_back, page_gone, page_state
+from db.identity import comparison_id
+
+_STATES = """SELECT comparison_id, observed_at, gone, state FROM change_states
+WHERE comparison_id IN (SELECT value FROM json_each(?))"""
+_GONE_IDS = "SELECT comparison_id FROM change_states WHERE gone = 1"
+_STATE_UPSERT = """INSERT INTO change_states (comparison_id, crawl_id, observed_at, gone, state)
+VALUES (?, ?, ?, ?, ?)
+ON CONFLICT(comparison_id) DO UPDATE SET crawl_id = excluded.crawl_id,
+    observed_at = excluded.observed_at, gone = excluded.gone, state = excluded.state"""
+_GONE_SET = "UPDATE change_states SET gone = ?2 WHERE comparison_id = ?1"
+CHANGES_INSERT = """INSERT OR IGNORE INTO changes
+(id, crawl_id, observed_at, comparison_id, tool_id, kind, field, old, new, detail)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+#: An earlier crawl stored comparisons: this one is not the archive's baseline.
+_KNOWN_BEFORE = """SELECT id FROM comparisons WHERE id IN (SELECT value FROM json_each(?1))
+AND first_crawl_id < ?2"""
+_HISTORY = "SELECT 1 FROM comparisons WHERE first_crawl_id < ? LIMIT 1"
+
+
+def _tool_ids() -> Any:
+    from db.ingest import cached_tool_id
+
+    return cached_tool_id
+
+
+def _verdict_ids() -> Any:
+    from db.ingest import verdict_keys
+
+    return lambda tool, text: verdict_keys(tool, text)[0]
+
+
+class ChangeRecorder:
+    """The change log's side of one crawl's writer."""
+
+    def __init__(self, crawl_id: int | None) -> None:
+        self.crawl_id = crawl_id
+        self._history: bool | None = None
+        self._before: set[str] | None = None
+        self._tool_ids = _ToolIds()
+        self._verdict_id = _verdict_ids()
+
+    def has_history(self, conn: sqlite3.Connection) -> bool:
+        """Whether an earlier crawl stored comparisons (asked once, when first needed)."""
+        if self._history is None:
+            if self.crawl_id is None:
+                self._history = conn.execute("SELECT 1 FROM change_states LIMIT 1").fetchone() is not None
+            else:
+                self._history = conn.execute(_HISTORY, [self.crawl_id]).fetchone() is not None
+        return self._history
+
+    def _known_before(self, conn: sqlite3.Connection, cid: str, ids: list[str]) -> bool:
+        """Whether comparison `cid` was stored by an earlier crawl (an archive made before
+        the change log: its pages get a state, not a `page_new`). One query per batch."""
+        if self.crawl_id is None:
+            return False
+        if self._before is None:
+            self._before = {
+                found for (found,) in conn.execute(_KNOWN_BEFORE, [json.dumps(ids), self.crawl_id])
+            }
+        return cid in self._before
+
+    def record(
+        self,
+        conn: sqlite3.Connection,
+        items: Sequence[Any],
+        gone: Sequence[tuple[str, tuple[str, ...]]],
+        back: Iterable[tuple[str, str]],
+    ) -> int:
+        """Log what changed in a batch; returns the number of change rows written.
+
+        `items` are db.ingest.IngestItems (new snapshots with their parse), `gone` is
+        (time, urls) of pages that answered 404/410, `back` (time, url) of pages seen
+        again with their stored body. Everything runs in the caller's transaction.
+        """
+        if self.crawl_id is None and self._history is None:
+            self.has_history(conn)  # before this writer's first states land
+        events: list[tuple[str, str, str, PageState | None]] = []
+        for item in items:
+            state = page_state(item.parse, self._tool_ids, self._verdict_id)
+            if state is not None:
+                events.append((item.seen_from, "state", comparison_id(item.url), state))
+        for seen, urls in gone:
+            for cid in {comparison_id(url) for url in urls}:
+                events.append((seen, "gone", cid, None))
+        back = list(back)
+        if back:
+            marked = {cid for (cid,) in conn.execute(_GONE_IDS)}
+            for seen, url in back:
+                cid = comparison_id(url)
+                if cid in marked:
+                    events.append((seen, "back", cid, None))
+        if not events:
+            return 0
+        ids = sorted({cid for _, _, cid, _ in events})
+        self._before = None
+        stored = {
+            cid: [observed, bool(is_gone), text]
+            for cid, observed, is_gone, text in conn.execute(_STATES, [json.dumps(ids)])
+        }
+        rows: list[tuple[Any, ...]] = []
+        states: dict[str, tuple[str, bool, str | None]] = {}
+        flags: dict[str, bool] = {}
+        for seen, what, cid, state in sorted(events, key=lambda e: e[0]):
+            known = stored.get(cid)
+            if what == "gone":
+                if known is not None and not known[1]:
+                    known[1] = True
+                    flags[cid] = True
+                    rows.append(page_gone().row(self.crawl_id, seen, cid))
+                continue
+            if what == "back":
+                if known is not None and known[1]:
+                    known[1] = False
+                    flags[cid] = False
+                    rows.append(page_back().row(self.crawl_id, seen, cid))
+                continue
+            assert state is not None
+            previous = None
+            if known is not None:
+                if seen < known[0]:  # older than the state compared last: no change to report
+                    continue
+                if known[1]:
+                    rows.append(page_back().row(self.crawl_id, seen, cid))
+                previous = PageState.from_json(known[2]) if isinstance(known[2], str) else known[2]
+            changes: list[Change] = diff_states(previous, state)
+            if previous is None and (not self.has_history(conn) or self._known_before(conn, cid, ids)):
+                changes = []
+            rows.extend(change.row(self.crawl_id, seen, cid) for change in changes)
+            stored[cid] = [seen, False, state]
+            flags.pop(cid, None)
+            states[cid] = (seen, False, None)
+        conn.executemany(
+            _STATE_UPSERT,
+            [
+                (cid, self.crawl_id, seen, 0, _state_text(stored[cid][2]))
+                for cid, (seen, _, _) in states.items()
+            ],
+        )
+        conn.executemany(_GONE_SET, [(cid, int(flag)) for cid, flag in flags.items()])
+        conn.executemany(CHANGES_INSERT, rows)
+        return len(rows)
+
+
+def _state_text(state: PageState | str) -> str:
+    return state if isinstance(state, str) else state.to_json()
+
+
+class _ToolIds:
+    """name -> tool id, as a mapping (db.ingest's cached function, imported on first use)."""
+
+    def __init__(self) -> None:
+        self._get: Any = None
+
+    def __getitem__(self, name: str) -> str:
+        if self._get is None:
+            self._get = _tool_ids()
+        return self._get(name)
+
+
+def rebuild(conn: sqlite3.Connection, parses: dict[str, list[tuple[Any, ...]]]) -> int:
+    """Rebuild the parse-derived changes of some comparison pages (`reparse`).
+
+    `parses` maps a comparison id to its snapshots in order, each (fetched_at, crawl_id,
+    ParseResult). The page's rows other than page_gone/page_back (facts of fetching, not
+    of parsing) are replaced; its state becomes its last complete one. Returns the rows written.
+    """
+    if not parses:
+        return 0
+    cids = json.dumps(sorted(parses))
+    conn.execute(
+        "DELETE FROM main.changes WHERE comparison_id IN (SELECT value FROM json_each(?)) "
+        "AND kind NOT IN ('page_gone', 'page_back')",
+        [cids],
+    )
+    baseline = conn.execute("SELECT min(first_crawl_id) FROM main.comparisons").fetchone()[0]
+    gone = {cid: flag for cid, _, flag, _ in conn.execute(_STATES, [cids])}
+    tool_ids, verdict_id = _ToolIds(), _verdict_ids()
+    rows: list[tuple[Any, ...]] = []
+    states: list[tuple[Any, ...]] = []
+    for cid, snapshots in parses.items():
+        previous: PageState | None = None
+        last: tuple[str, int | None] | None = None
+        for seen, crawl_id, parse in snapshots:
+            state = page_state(parse, tool_ids, verdict_id)
+            if state is None:
+                continue
+            changes = diff_states(previous, state)
+            if previous is None and (baseline is None or crawl_id is None or crawl_id <= baseline):
+                changes = []
+            rows.extend(change.row(crawl_id, seen, cid) for change in changes)
+            previous, last = state, (seen, crawl_id)
+        if previous is not None and last is not None:
+            states.append((cid, last[1], last[0], int(gone.get(cid, 0) or 0), previous.to_json()))
+    conn.executemany(_STATE_UPSERT, states)
+    conn.executemany(CHANGES_INSERT, rows)
+    return len(rows)
+
+
+def count_changes(conn: Any, crawl_id: int | None) -> dict[str, int]:
+    """kind -> rows of the change log observed by crawl `crawl_id`, in the order of KINDS."""
+    if crawl_id is None:
+        return {}
+    found = dict(
+        conn.execute("SELECT kind, count(*) FROM changes WHERE crawl_id = ? GROUP BY kind", [crawl_id])
+    )
+    return {kind: found[kind] for kind in KINDS if kind in found}
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """'3 price changed, 1 verdict edited' (or 'nothing changed')."""
+    if not counts:
+        return "nothing changed"
+    return ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items())
