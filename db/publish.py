@@ -30,6 +30,7 @@ from datasette.plugins import DEFAULT_PLUGINS, pm
 from datasette.utils.asgi import Forbidden, Response
 
 from db.archive import connect_read_only, open_archive
+from db.publish_access import PUBLIC_TABLES_ONLY, authorizer, readable_relations
 from db.publish_links import ID_LINKS
 from db.publish_stream import send_whole_relation, whole_relation_request
 
@@ -83,10 +84,16 @@ class ReadOnlyDatabase(DatasetteDatabase):
     async def execute_write_fn(self, fn: Any, block: bool = True) -> Any:
         raise Forbidden("The published archive is read-only.")
 
+    def __init__(self, ds: Datasette, *, readable: frozenset[str], **kwargs: Any) -> None:
+        super().__init__(ds, **kwargs)
+        self.readable = readable
+
     def connect(self, write: bool = False) -> sqlite3.Connection:
         # Datasette 0.65 builds `file:{path}?mode=ro` unquoted: a `#` or `?` in the file
-        # name would open another file. Every connection it makes is read-only anyway.
+        # name would open another file. Every connection it makes is read-only anyway, and
+        # reads only what a visitor may (db.publish_access).
         conn = connect_read_only(self.path, immutable=not self.is_mutable, check_same_thread=False)
+        conn.set_authorizer(authorizer(self.readable))
         self._all_file_connections.append(conn)
         return conn
 
@@ -114,6 +121,8 @@ class ReadOnlyGuard:
                     await response.asgi_send(send)
                     return
                 name = whole_relation_request(scope, DATABASE_NAME) if scope["type"] == "http" else None
+                if name is not None and not PUBLIC_TABLES_ONLY.may_read(datasette, name):
+                    name = None  # Datasette answers 403 (db.publish_access)
                 if name is not None and DATABASE_NAME in datasette.databases:
                     database = datasette.get_database(DATABASE_NAME)
                     download = b"_dl=" in scope.get("query_string", b"")
@@ -129,7 +138,7 @@ class ReadOnlyGuard:
 
 READ_ONLY_GUARD = ReadOnlyGuard()
 #: The project's own plugins, registered on every Datasette it makes.
-OUR_PLUGINS = (READ_ONLY_GUARD, ID_LINKS)
+OUR_PLUGINS = (READ_ONLY_GUARD, ID_LINKS, PUBLIC_TABLES_ONLY)
 
 
 def load_metadata(path: Path = METADATA_PATH) -> dict[str, Any]:
@@ -159,10 +168,18 @@ def disable_unlisted_plugins(allowed: frozenset[str] = ALLOWED_PLUGINS) -> list[
 
 def archive_tables(db_path: Path) -> set[str]:
     """Names of every table and view in the archive (read without changing it)."""
+    return set().union(*archive_relations(db_path).values())
+
+
+def archive_relations(db_path: Path) -> dict[str, set[str]]:
+    """{"table": names, "view": names} of the archive (read without changing it)."""
     conn = connect_read_only(db_path)
     try:
-        rows = conn.execute("select name from sqlite_master where type in ('table', 'view')")
-        return {name for (name,) in rows}
+        rows = conn.execute("select type, name from sqlite_master where type in ('table', 'view')")
+        relations: dict[str, set[str]] = {"table": set(), "view": set()}
+        for kind, name in rows:
+            relations[kind].add(name)
+        return relations
     finally:
         conn.close()
 
@@ -217,18 +234,22 @@ def make_datasette(
     for plugin in OUR_PLUGINS:
         if not pm.is_registered(plugin):
             pm.register(plugin, name=plugin.__name__)
+    relations = archive_relations(path)
+    metadata = metadata_for(relations["table"] | relations["view"])
+    readable = readable_relations(metadata, relations["view"])
     ds = Datasette(
         memory=False,
-        metadata=metadata_for(archive_tables(path)),
+        metadata=metadata,
         settings={**SETTINGS, **(settings or {})},
         template_dir=str(TEMPLATES_DIR) if TEMPLATES_DIR.is_dir() else None,
     )
     # With no files Datasette adds an in-memory database; the archive is the only one.
     ds.remove_database("_memory")
     ds.add_database(
-        ReadOnlyDatabase(ds, path=str(path.resolve()), is_mutable=not immutable),
+        ReadOnlyDatabase(ds, path=str(path.resolve()), is_mutable=not immutable, readable=readable),
         name=DATABASE_NAME,
     )
+    PUBLIC_TABLES_ONLY.allow(ds, readable)
     return ds
 
 
