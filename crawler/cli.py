@@ -243,5 +243,28 @@ def reparse(db_path: Path, force: bool, workers: int | None) -> None:
     sys.exit(run_reparse(db_path, force=force, workers=workers))
 
 
+@cli.group()
+def warc() -> None:
+    """Web archives (WARC): export the archive's captures, import others' captures."""
+
+
+@warc.command("export")
+@existing_db_option
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The WARC file to write (gzip per record when it ends in .gz); its CDXJ index goes beside it.",
+)
+@click.option("--site", help="Only captures of this host (or crawls.site key).")
+@click.option("--since", help="Only captures fetched at or after this ISO time.")
+def warc_export(db_path: Path, output: Path, site: str | None, since: str | None) -> None:
+    """Write every capture as WARC 1.1 records (response / revisit + request), streamed."""
+    from db.warc.cli import run_export
+
+    run_export(db_path, output, site=site, since=since)
+
+
 if __name__ == "__main__":  # pragma: no cover
     cli()

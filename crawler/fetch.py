@@ -38,6 +38,8 @@ from crawler.urls import host_and_origin, host_matches, host_of, try_canonicaliz
 if TYPE_CHECKING:
     import httpx
 
+    from crawler.exchange import Exchange
+
 __all__ = ["DEFAULT_USER_AGENT", "FetchResult", "FetchSettings", "Fetcher"]
 
 DEFAULT_USER_AGENT = f"verdict-archive/{__version__} (+https://github.com/verdict-archive/verdict-archive)"
@@ -87,6 +89,7 @@ class _Reply:
         "content_type",
         "error",
         "etag",
+        "exchange",
         "kind",
         "last_modified",
         "location",
@@ -105,6 +108,7 @@ class _Reply:
         self.last_modified: str | None = None
         self.location: str | None = None
         self.retry_after: float | None = None
+        self.exchange: Exchange | None = None  # heads of the exchange, for the fetch log
 
 
 _NO_REPLY = _Reply(None)  # stands in when no request was sent (never mutated)
@@ -393,6 +397,7 @@ class Fetcher:
             fetched_at=datetime.now(UTC).isoformat(),
             error=error,
             attempts=attempts,
+            exchange=reply.exchange if outcome in ("fetched", "not_modified") else None,
         )
 
     def _limit(self, kind_hint: str) -> int:
@@ -478,6 +483,7 @@ class Fetcher:
     async def _read(self, response: WireResponse, kind_hint: str, limit: int, truncate: bool) -> _Reply:
         status = response.status
         reply = _Reply(status)
+        reply.exchange = response.exchange()
         header = response.header
         length = header("content-length")
         if status < 200 or status >= 300:

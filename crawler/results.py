@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from crawler.exchange import Exchange
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class FetchResult:
     fetched_at: str  # ISO 8601 UTC
     error: str | None  # one-line reason for failed / skipped / disallowed / gone
     attempts: int = 1  # requests sent for this URL: retries and redirect hops included
+    exchange: Exchange | None = None  # request and response heads of the last hop (fetch log)
 
     def __reduce__(self) -> tuple[type[FetchResult], tuple[Any, ...]]:
         return FetchResult, _values(self)

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import aiohttp
 from yarl import URL
 
+from crawler.exchange import Exchange, from_aiohttp, from_httpx
+
 if TYPE_CHECKING:
     import httpx
 
@@ -56,6 +58,9 @@ class WireResponse(Protocol):
     def header(self, name: str) -> str | None:
         """The first value of header `name` (lower-case), stripped; None if absent."""
 
+    def exchange(self) -> Exchange:
+        """Request and response heads as sent and received (for the fetch log)."""
+
     async def chunk(self) -> bytes:
         """The next raw (still Content-Encoded) piece of the body; b"" at its end."""
 
@@ -89,6 +94,9 @@ class _AiohttpResponse:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
+
+    def exchange(self) -> Exchange:
+        return from_aiohttp(self._response)
 
     async def chunk(self) -> bytes:
         return await self._response.content.readany()
@@ -185,6 +193,9 @@ class _HttpxResponse:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
+
+    def exchange(self) -> Exchange:
+        return from_httpx(self._response)
 
     async def chunk(self) -> bytes:
         return await anext(self._chunks, b"")

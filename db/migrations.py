@@ -347,6 +347,14 @@ def m0060_change_log(db: Database) -> None:
     create_views(db, ["change_log", "changes_per_crawl"])
 
 
+@step("0080_fetch_log")
+def m0080_fetch_log(db: Database) -> None:
+    """Every fetch of an archived page with its HTTP heads, compactly (db/fetch_log.py)."""
+    from db.fetch_log import SCHEMA
+
+    run_script(db, SCHEMA)
+
+
 def run_script(db: Database, script: str) -> None:
     """Run `script` statement by statement, inside the caller's transaction.
 

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 from db.archive import transaction
 from db.change_log import ChangeRecorder
+from db.fetch_log import FetchLog
 from db.identity import page_id
 from db.ingest import IngestItem, Revisit, ingest, revisit
 from db.snapshots import compress, sha256_hex
@@ -226,11 +227,14 @@ class ArchiveWriter:
         self.changes = ChangeRecorder(crawl_id)
         self.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT}")
+        self.fetch_log = FetchLog(self.conn)  # the heads of each fetch, for WARC export
 
     def store(self, batch: list[tuple[FetchLike, ParseResult | None]]) -> StoreStats:
         """Store a batch of fetch results in ONE transaction."""
         with transaction(self.conn):
-            return self._store(self.conn, batch)
+            stats = self._store(self.conn, batch)
+            self.fetch_log.record(self.crawl_id, (result for result, _ in batch))
+            return stats
 
     def finish(self) -> NearDuplicateStats:
         """End of a crawl: mark near-duplicate verdicts among those added (db/near_duplicates.py)."""
