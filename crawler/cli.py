@@ -261,9 +261,21 @@ def warc() -> None:
 @click.option("--since", help="Only captures fetched at or after this ISO time.")
 def warc_export(db_path: Path, output: Path, site: str | None, since: str | None) -> None:
     """Write every capture as WARC 1.1 records (response / revisit + request), streamed."""
-    from db.warc.cli import run_export
+    from crawler.warc_cli import run_export
 
     run_export(db_path, output, site=site, since=since)
+
+
+@warc.command("import")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@db_option
+def warc_import(files: tuple[Path, ...], db_path: Path) -> None:
+    """Import every HTML capture of WARC / ARC files as snapshots at their capture dates."""
+    from crawler.warc_cli import run_import
+
+    sys.exit(run_import(db_path, files))
 
 
 if __name__ == "__main__":  # pragma: no cover
