@@ -34,6 +34,7 @@ from typing import Any
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from db.archive import connect_read_only
 from db.fetch_log import rebuild, refs_for
 from db.snapshots import normalise_time, read_body
 from db.warc import heads
@@ -259,7 +260,7 @@ def export_warc(
     from crawler import __version__
 
     output = Path(output)
-    conn = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
+    conn = connect_read_only(db_path)
     params = {"site": site, "since": normalise_time(since) if since else None}
     report = ExportReport(output=str(output))
     try:
@@ -296,7 +297,7 @@ def export_warc(
 
 def count_captures(db_path: str | Path) -> int:
     """Snapshots without heads plus fetch log rows: the records an export will pair."""
-    conn = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True)
+    conn = connect_read_only(db_path)
     try:
         legacy = conn.execute(
             "SELECT count(*) FROM snapshots AS s WHERE NOT EXISTS (SELECT 1 FROM fetch_log AS f "
