@@ -6,22 +6,26 @@ rendered page. Markup matters only for where one block ends and the next begins.
 ``"A vs B"``; every other element does (div, p, h1-h6, li, td, br, and unknown or custom elements,
 which sites almost always style as blocks). Invisible content (head, script, style, noscript,
 template, svg, elements marked ``hidden`` or ``display:none``) is dropped. Entities are decoded by
-lexbor, whitespace is collapsed to single spaces, and ``<q>`` gets the quotation marks a browser
-would draw around it.
+lexbor, and ``<q>`` gets the quotation marks a browser would draw around it.
+
+Whitespace follows CSS ``white-space: normal``, as a browser renders it (docs/text-fidelity.md,
+checked against Chromium's ``innerText`` by tests/test_text_fidelity*.py): inside a block, all
+text is one run, whatever inline elements, comments or invisible nodes sit between its pieces,
+and each run of whitespace in it reads as one space; a block's ends are trimmed. So React's
+``A<!-- --> <!-- -->vs<!-- --> <!-- -->B`` reads "A vs B" and ``<b>A</b> <!-- --><i>B</i>``
+reads "A B". No-break spaces read as plain spaces, and zero-width characters and soft hyphens,
+which render as nothing, are removed (both so that words match).
 
 Speed matters (the crawler parses every fetched page), so lexbor does the splitting in C: inline
 elements are unwrapped and invisible nodes and comments removed, after which each block's text is
 one text node, and one ``text()`` call reads them all, separated. Python visits only elements, in
 one C-level ``traverse`` with no recursion (a 10,000-deep page cannot overflow the stack), and
-collapses whitespace over the whole page at once. Zero-width characters and soft hyphens, which
-render as nothing, are removed.
-
-The result is exactly what the earlier node-by-node walk gave (``tests/test_text_blocks.py``
-keeps that walk as the reference), down to which whitespace between inline pieces reads as a
-space: only whitespace that directly precedes the next text does.
+collapses whitespace over the whole page at once.
 """
 
 from __future__ import annotations
+
+import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -76,12 +80,16 @@ def _tag_ids() -> tuple[frozenset[int], frozenset[int], frozenset[int], frozense
 
 
 INLINE_IDS, NON_SPLITTING_IDS, RAW_TEXT_IDS, SKIPPED_IDS, TEXT_ID, Q_ID = _tag_ids()
+#: ``<wbr>`` renders as a zero-width space, which decides whether a line break beside it reads.
+WBR_ID: int = LexborHTMLParser("<p><wbr></p>").css_first("wbr").tag_id  # type: ignore[union-attr]
 #: Nodes that neither split blocks nor show text: comments, raw-text and skipped elements.
 DROPPED_IDS = NON_SPLITTING_IDS - INLINE_IDS
 
 
-#: Characters that render as nothing but would break word matching ("Panel\u200bship").
-_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\xad"
+#: Characters that render as nothing but would break word matching ("Panel\u200bship"). The last,
+#: a noncharacter no page has in its text, stands for ``<wbr>`` until whitespace is collapsed.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\xad\ufdd0"
+_WBR = "\ufdd0"
 _DROP_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE))
 
 
@@ -146,11 +154,18 @@ def _remove_hidden(tree: LexborHTMLParser, source: str) -> None:
         node.decompose(recursive=False)
 
 
-def _draw_quotation_marks(tree: LexborHTMLParser) -> None:
-    """Browsers draw quotation marks around ``<q>``; the text itself has none."""
-    for node in tree.css("q"):
-        node.insert_before("\u201c")
-        node.insert_after("\u201d")
+def _mark(marked: list[LexborNode]) -> None:
+    """Write what ``<q>`` and ``<wbr>`` show into the text.
+
+    Browsers draw quotation marks around ``<q>`` (the text itself has none); a line break right
+    after a ``<wbr>`` does not read (see ``_collapse``).
+    """
+    for node in marked:
+        if node.tag_id == Q_ID:
+            node.insert_before("\u201c")
+            node.insert_after("\u201d")
+        else:
+            node.insert_before(_WBR)
 
 
 def text_blocks(html: str | bytes) -> list[str]:
@@ -202,12 +217,25 @@ def _split_blocks(text: str) -> list[str]:
 
 
 def _collapse(part: str) -> str:
-    """``part`` with invisible characters dropped and whitespace collapsed to single spaces."""
+    """``part`` with invisible characters dropped and whitespace collapsed to single spaces.
+
+    A line break next to a zero-width space is removed rather than read as a space, as CSS says
+    (the spaces and tabs around it first), and so is one right after a ``<wbr>``, as Chromium
+    does: ``A<wbr>\nB`` reads "AB", ``A\n<wbr>B`` reads "A B".
+    """
     if part.isprintable() and "  " not in part and part[:1] != " " and part[-1:] != " ":
         return part
+    if "\n" in part and ("\u200b" in part or _WBR in part):
+        part = _ZERO_WIDTH_BREAK.sub("", _SEGMENT_BREAK.sub("\n", part))
     if any(char in part for char in _INVISIBLE):
         part = part.translate(_DROP_INVISIBLE)
     return " ".join(part.split())
+
+
+#: A line break and the spaces and tabs around it (consecutive breaks count as one).
+_SEGMENT_BREAK = re.compile(r"[ \t]*\n[ \t\n]*")
+#: A line break after a zero-width space or ``<wbr>``, or before a zero-width space.
+_ZERO_WIDTH_BREAK = re.compile("(?<=[\u200b\ufdd0])\n|\n(?=\u200b)")
 
 
 def _block_text(tree: LexborHTMLParser, root: LexborNode) -> str:
@@ -217,15 +245,10 @@ def _block_text(tree: LexborHTMLParser, root: LexborNode) -> str:
     removed, so that each block's text becomes one text node, which ``text()`` then reads in one
     call. Python only visits elements (not the many text nodes), once.
     """
-    inline, dropped, has_q = _sort_nodes(root)
-    if has_q:
-        _draw_quotation_marks(tree)
-    # Whitespace-only text between inline pieces reads as one space only where it directly
-    # precedes the next text; drop the rest first, while the markup still shows where it sits.
-    for node in dropped:
-        _drop_blanks_before(node)
-    for node in inline:
-        _drop_trailing_blanks(node)
+    inline, dropped, marked = _sort_nodes(root)
+    if marked:
+        _mark(marked)
+    # (whitespace on either side of a removed node stays: merged, it collapses to one space)
     for node in dropped:
         node.decompose(recursive=False)  # unlinks it: cheap, and its subtree goes with it
     for node in inline:
@@ -239,56 +262,25 @@ def _block_text(tree: LexborHTMLParser, root: LexborNode) -> str:
     return root.text(separator=_SEPARATOR, strip=True, skip_empty=True)
 
 
-def _sort_nodes(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode], bool]:
-    """Inline elements and the nodes that render nothing under ``root``, and whether there is a
-    ``<q>``. One C-level walk over elements and comments; text nodes are not visited.
+def _sort_nodes(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode], list[LexborNode]]:
+    """Inline elements, the nodes that render nothing, and the ``<q>`` and ``<wbr>`` elements under
+    ``root``. One C-level walk over elements and comments; text nodes are not visited.
 
     Whatever sits inside a skipped element (``<svg>``, ``<noscript>``...) goes with it, so it
     needs no care (a ``<q>`` in there only gets quotation marks no one reads).
     """
     inline: list[LexborNode] = []
     dropped: list[LexborNode] = []
-    has_q = False
+    marked: list[LexborNode] = []
     inline_ids = INLINE_IDS
     dropped_ids = DROPPED_IDS
+    marked_ids = (Q_ID, WBR_ID)
     for node in root.traverse():
         tag_id = node.tag_id
         if tag_id in inline_ids:
             inline.append(node)
-            has_q = has_q or tag_id == Q_ID
+            if tag_id in marked_ids:
+                marked.append(node)
         elif tag_id in dropped_ids:
             dropped.append(node)
-    return inline, dropped, has_q
-
-
-def _drop_blanks_before(node: LexborNode) -> None:
-    """Remove whitespace-only text that leads to ``node``, which renders nothing.
-
-    ``<b>A</b> <i>B</i>`` reads "A B", but a blank followed by a comment, an invisible element
-    or an empty inline element (``<b>A</b> <!-- --><i>B</i>``) has always read "AB": such a blank
-    never counts, even at the start of an inline element that follows it.
-    """
-    current: LexborNode | None = node
-    while current is not None:
-        previous = current.prev
-        while previous is not None and previous.is_empty_text_node:
-            before = previous.prev
-            previous.decompose(recursive=False)
-            previous = before
-        if previous is not None:
-            return
-        current = current.parent
-        if current is None or current.tag_id not in INLINE_IDS:
-            return
-
-
-def _drop_trailing_blanks(node: LexborNode) -> None:
-    """Remove whitespace-only text ending inline element ``node`` (it never reads as a space:
-    ``<b><i>A</i> </b>B`` reads "AB"); an inline element left empty then renders nothing."""
-    last = node.last_child
-    while last is not None and last.is_empty_text_node:
-        before = last.prev
-        last.decompose(recursive=False)
-        last = before
-    if last is None:
-        _drop_blanks_before(node)
+    return inline, dropped, marked

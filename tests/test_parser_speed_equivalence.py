@@ -8,6 +8,7 @@ it has seen on earlier pages. Each test states the plain rule and checks the sho
 from __future__ import annotations
 
 import importlib
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,9 +27,11 @@ _ALPHABET = "ab —“” \n\t\xa0\u200b\xad\u2028é"
 
 
 def _plain_rule(parts: list[str]) -> list[str]:
-    """What a reader sees in each block: invisible characters gone, whitespace collapsed."""
+    """What a reader sees in each block: invisible characters gone, whitespace collapsed (a line
+    break beside a zero-width space removed, as CSS does)."""
     drop = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\xad"))
-    blocks = (" ".join(part.translate(drop).split()) for part in parts)
+    joined = (re.sub("\u200b\n|\n\u200b", "\u200b", re.sub(r"[ \t]*\n[ \t\n]*", "\n", p)) for p in parts)
+    blocks = (" ".join(part.translate(drop).split()) for part in joined)
     return [block for block in blocks if block]
 
 

@@ -34,7 +34,7 @@ from parsers.model import LISTING_FIELDS, Listing, ParseResult, new_listing
 from parsers.prices import parse_entry_price
 
 NAME = "comparison"
-VERSION = "1.1.0"
+VERSION = "1.2.0"  # 1.2: text blocks read whitespace as a browser renders it
 
 PANEL, COMMUNITY, ENTRY = "panel ship", "community", "entry"
 LABEL_TEXT = {PANEL: "Panel ship", COMMUNITY: "Community", ENTRY: "Entry"}
