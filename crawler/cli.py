@@ -166,11 +166,29 @@ def schedule(db_path: Path, config_path: Path | None, run_now: bool, **flags: An
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option("--port", type=int, default=8001, show_default=True, help="Port to listen on.")
 @click.option("--immutable", is_flag=True, help="Serve a published copy read-only as immutable.")
-def serve(db_path: Path, host: str, port: int, immutable: bool) -> None:
+@click.option(
+    "--max-downloads",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Whole-table CSV downloads at once; more get 503 and a Retry-After.",
+)
+@click.option(
+    "--stall-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds a download may wait on a client that accepts nothing before it is dropped.",
+)
+def serve(
+    db_path: Path, host: str, port: int, immutable: bool, max_downloads: int, stall_timeout: float
+) -> None:
     """Publish the archive with Datasette (read-only, with the project's metadata)."""
     from db.publish import serve as serve_archive
+    from db.publish_stream import Downloads
 
-    serve_archive(db_path, host=host, port=port, immutable=immutable)
+    downloads = Downloads(max_streams=max_downloads, stall_seconds=stall_timeout)
+    serve_archive(db_path, host=host, port=port, immutable=immutable, downloads=downloads)
 
 
 @cli.command()

@@ -32,7 +32,7 @@ from datasette.utils.asgi import Forbidden, Response
 from db.archive import connect_read_only, open_archive
 from db.publish_access import PUBLIC_TABLES_ONLY, authorizer, readable_relations
 from db.publish_links import ID_LINKS
-from db.publish_stream import send_whole_relation, whole_relation_request
+from db.publish_stream import Downloads, send_whole_relation, whole_relation_request
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,8 @@ class ReadOnlyGuard:
                     database = datasette.get_database(DATABASE_NAME)
                     download = b"_dl=" in scope.get("query_string", b"")
                     immutable = not database.is_mutable
-                    if await send_whole_relation(database.path, immutable, name, download, send):
+                    downloads = DOWNLOADS.setdefault(id(datasette), Downloads())
+                    if await send_whole_relation(database.path, immutable, name, download, send, downloads):
                         return
                 await app(scope, receive, send)
 
@@ -137,6 +138,8 @@ class ReadOnlyGuard:
 
 
 READ_ONLY_GUARD = ReadOnlyGuard()
+#: id(Datasette) -> the limits and counts of its streamed downloads (set by make_datasette).
+DOWNLOADS: dict[int, Downloads] = {}
 #: The project's own plugins, registered on every Datasette it makes.
 OUR_PLUGINS = (READ_ONLY_GUARD, ID_LINKS, PUBLIC_TABLES_ONLY)
 
@@ -216,6 +219,7 @@ def make_datasette(
     db_path: str | Path,
     immutable: bool = False,
     settings: Mapping[str, Any] | None = None,
+    downloads: Downloads | None = None,
 ) -> Datasette:
     """A configured Datasette serving `db_path` as `/archive` (read-only).
 
@@ -223,7 +227,8 @@ def make_datasette(
     every entry point runs), then served through read-only connections, so it keeps
     serving while a crawl writes to it (WAL). `immutable=True` is for a published
     copy nobody writes to: opened as immutable, never upgraded. `settings` override
-    `SETTINGS` (tests use a small max_returned_rows).
+    `SETTINGS` (tests use a small max_returned_rows). `downloads` bounds streamed CSV
+    downloads (`db.publish_stream.Downloads`: concurrent streams, stall timeout).
     """
     path = Path(db_path)
     if not path.is_file():
@@ -250,6 +255,7 @@ def make_datasette(
         name=DATABASE_NAME,
     )
     PUBLIC_TABLES_ONLY.allow(ds, readable)
+    DOWNLOADS[id(ds)] = downloads or Downloads()
     return ds
 
 
@@ -258,10 +264,11 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8001,
     immutable: bool = False,
+    downloads: Downloads | None = None,
 ) -> None:
     """Serve the archive with Datasette until interrupted (what `verdicts serve` runs)."""
     import uvicorn
 
-    ds = make_datasette(db_path, immutable=immutable)
+    ds = make_datasette(db_path, immutable=immutable, downloads=downloads)
     # Datasette's app runs its startup hooks on the first request (AsgiRunOnFirstRequest).
     uvicorn.run(ds.app(), host=host, port=port, log_level="info", lifespan="on", workers=1)

@@ -8,6 +8,14 @@ row, so the plain whole-table request (`/archive/NAME.csv?_stream=on`, no filter
 is answered here instead: one read-only cursor over `SELECT * FROM NAME`, sent in
 chunks as it is read, in constant memory and without a time limit (it only reads).
 Filtered, sorted or searched downloads still go through Datasette.
+
+A download must not hold the archive hostage. A read transaction open for as long as a slow
+client takes would stop every WAL checkpoint while a crawl writes, so the WAL would grow by
+everything the crawl writes meanwhile. So rows are spooled: a thread writes the CSV to an
+unlinked temporary file as fast as SQLite reads it, then closes its connection (releasing
+the snapshot), while the client is sent the file at its own pace. And downloads are bounded
+(`Downloads`): at most `max_streams` at once (more get 503 with Retry-After), and a client
+that accepts nothing for `stall_seconds` is disconnected.
 """
 
 from __future__ import annotations
@@ -15,9 +23,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
 import re
 import sqlite3
+import tempfile
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -65,15 +77,103 @@ def _csv_chunk(rows: list[tuple[Any, ...]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+@dataclass
+class Downloads:
+    """Limits on streamed downloads, and what is in progress (one per served archive)."""
+
+    max_streams: int = 4
+    stall_seconds: float = 60.0
+    active: int = 0
+    spooled: int = 0  # downloads whose rows are all read (their snapshot released)
+    refused: int = 0
+    stalled: int = 0
+
+
+SEND_BYTES = 64 * 1024
+RETRY_AFTER_SECONDS = 30
+
+
+class _Spool:
+    """Rows of one download on their way to an unlinked temporary file (written by a thread)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by send_whole_relation
+        self.written = 0
+        self.grew = asyncio.Event()
+        self.stop = threading.Event()
+        self._loop = loop
+
+    def write(self, data: bytes) -> None:  # in the spooling thread
+        os.write(self.file.fileno(), data)
+        self._loop.call_soon_threadsafe(self._grown, len(data))
+
+    def _grown(self, size: int) -> None:
+        self.written += size
+        self.grew.set()
+
+
+def _spool_rows(conn: sqlite3.Connection, cursor: sqlite3.Cursor, spool: _Spool) -> None:
+    """Read every row into the spool, then close the connection (ends the read snapshot)."""
+    try:
+        heading = [column[0] for column in cursor.description]
+        spool.write(_csv_chunk([tuple(heading)]))
+        while not spool.stop.is_set() and (rows := cursor.fetchmany(CHUNK_ROWS)):
+            spool.write(_csv_chunk(rows))
+    finally:
+        cursor.close()
+        conn.close()
+
+
+async def refuse_busy(send: Send, downloads: Downloads) -> None:
+    """503: too many downloads at once (the client is told when to retry)."""
+    downloads.refused += 1
+    message = f"{downloads.max_streams} downloads are in progress; try again in a minute.\n"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": message.encode(), "more_body": False})
+
+
 async def send_whole_relation(
-    path: str | Path, immutable: bool, name: str, download: bool, send: Send
+    path: str | Path,
+    immutable: bool,
+    name: str,
+    download: bool,
+    send: Send,
+    downloads: Downloads | None = None,
 ) -> bool:
     """Stream `name` as CSV over ASGI `send`; False (nothing sent) if it cannot be streamed."""
+    downloads = downloads or Downloads()
     conn = connect_read_only(path, immutable)
     try:
         if not await asyncio.to_thread(streamable, conn, name):
+            conn.close()
             return False
+        if downloads.active >= downloads.max_streams:
+            conn.close()
+            await refuse_busy(send, downloads)
+            return True
         cursor = await asyncio.to_thread(conn.execute, f"select * from [{name}]")
+    except BaseException:
+        conn.close()
+        raise
+    downloads.active += 1
+    spool = _Spool(asyncio.get_running_loop())
+    producer = asyncio.ensure_future(asyncio.to_thread(_spool_rows, conn, cursor, spool))
+
+    def spooled(_: object) -> None:
+        downloads.spooled += 1
+        spool.grew.set()
+
+    producer.add_done_callback(spooled)
+    try:
         headers = [(b"content-type", b"text/plain; charset=utf-8")]
         if download:
             headers = [
@@ -81,11 +181,35 @@ async def send_whole_relation(
                 (b"content-disposition", f'attachment; filename="{name}.csv"'.encode()),
             ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        heading = [column[0] for column in cursor.description]
-        await send({"type": "http.response.body", "body": _csv_chunk([tuple(heading)]), "more_body": True})
-        while rows := await asyncio.to_thread(cursor.fetchmany, CHUNK_ROWS):
-            await send({"type": "http.response.body", "body": _csv_chunk(rows), "more_body": True})
+        if not await _send_spool(spool, producer, send, downloads):
+            downloads.stalled += 1
+            return True  # the server drops the connection: the client sees an incomplete body
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True
     finally:
-        conn.close()
+        spool.stop.set()
+        await asyncio.gather(producer, return_exceptions=True)
+        spool.file.close()
+        downloads.active -= 1
+
+
+async def _send_spool(
+    spool: _Spool, producer: asyncio.Future[None], send: Send, downloads: Downloads
+) -> bool:
+    """Send the spool as it grows; False if the client stalled past `stall_seconds`."""
+    sent = 0
+    while True:
+        if sent < spool.written:
+            data = os.pread(spool.file.fileno(), min(SEND_BYTES, spool.written - sent), sent)
+            message = {"type": "http.response.body", "body": data, "more_body": True}
+            try:
+                await asyncio.wait_for(send(message), downloads.stall_seconds)
+            except TimeoutError:
+                return False
+            sent += len(data)
+        elif producer.done():
+            producer.result()  # a read error ends the response early (the body is incomplete)
+            return True
+        else:
+            spool.grew.clear()
+            await spool.grew.wait()
