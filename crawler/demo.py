@@ -1,8 +1,12 @@
 """`verdicts demo`: the whole product on the bundled site, over real HTTP.
 
-Serves fixtures/site/ on a free loopback port, crawls it with the real crawler into
-an archive, prints what landed, stops that server and publishes the archive with
-Datasette. The crawl is conditional on a second run, so nothing is duplicated.
+Serves fixtures/site/ on a loopback port and crawls it with the real crawler into an
+archive, then serves the site's second edition (fixtures/site-2/: some prices changed,
+a quote rewritten, a quote dropped, a page removed, a page added, a score moved) on
+the same port and crawls again, so the change log, the price charts, the history pages
+and the feeds all have something to show. Prints what landed and what changed, stops
+that server and publishes the archive with Datasette. A second run only re-crawls the
+second edition (conditional requests): nothing is duplicated and nothing "changes back".
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import click
 from crawler.config import Settings, Site
 
 FIXTURE_SITE = Path(__file__).resolve().parent.parent / "fixtures" / "site"
+#: The same site some weeks later (fixtures/build_site.py, data/edition-2.json).
+FIXTURE_SITE_2 = FIXTURE_SITE.with_name("site-2")
 #: The bundled site's port. Page URLs (and so comparison ids) include it, so a fixed
 #: port is what makes a second `verdicts demo` update the same rows instead of adding.
 SITE_PORT = 8765
@@ -31,6 +37,7 @@ class ArchiveSummary:
     verdicts: int
     appearances: int
     repeated_verdicts: int
+    changes: str = "nothing changed"  # the change log, by kind (db/change_log.py)
 
     def lines(self) -> list[str]:
         return [
@@ -45,6 +52,7 @@ class ArchiveSummary:
 def summarise(db_path: Path) -> ArchiveSummary:
     """Count the archive's main tables (read-only)."""
     from db.archive import connect
+    from db.change_log import describe_counts, ordered
 
     db = connect(db_path)
     try:
@@ -59,7 +67,30 @@ def summarise(db_path: Path) -> ArchiveSummary:
                 "select count(*) from (select verdict_id from verdict_appearances"
                 " group by verdict_id having count(*) > 1)"
             ),
+            changes=describe_counts(
+                ordered(dict(db.execute("select kind, count(*) from changes group by kind")))
+            ),
         )
+    finally:
+        db.close()
+
+
+def _crawled_before(db_path: Path) -> bool:
+    """Whether the archive already holds a crawl (then the first edition is in it)."""
+    import sqlite3
+
+    if not db_path.is_file():
+        return False
+    from db.archive import connect
+
+    db = connect(db_path)
+    try:
+        return (
+            db.execute("select 1 from crawls where status in ('completed', 'degraded') limit 1").fetchone()
+            is not None
+        )
+    except sqlite3.Error:
+        return False
     finally:
         db.close()
 
@@ -75,14 +106,16 @@ def run_demo(
     serve: bool = True,
     port: int = 8001,
     site: Path = FIXTURE_SITE,
+    second: Path | None = FIXTURE_SITE_2,
     site_port: int = SITE_PORT,
 ) -> int:
-    """Crawl the bundled site into `db_path`; then serve it unless `serve` is False."""
+    """Crawl the bundled site's editions into `db_path`; then serve it unless `serve` is False."""
     from crawler.engine import run_crawl
     from crawler.static_server import serve_directory
 
-    if not (site / "index.html").is_file():
-        raise click.ClickException(f"The bundled site is missing: {site} has no index.html.")
+    for folder in (site, second) if second is not None else (site,):
+        if not (folder / "index.html").is_file():
+            raise click.ClickException(f"The bundled site is missing: {folder} has no index.html.")
     if serve and not _free(port):
         raise click.ClickException(f"Port {port} is in use: pass --port N for Datasette.")
     if site_port and not _free(site_port):
@@ -92,19 +125,30 @@ def run_demo(
             err=True,
         )
         site_port = 0
-    with serve_directory(site, site_port) as origin:
-        click.echo(f"Serving the bundled site at {origin}/ (loopback only)", err=True)
-        # Our own fixture server: no politeness delay needed, robots.txt is still honoured.
-        settings = Settings(
-            db_path=db_path,
-            sites=(Site(name="demo", start_urls=(f"{origin}/",)),),
-            delay=0.0,
-        )
-        code = run_crawl(settings)
+    editions = [site, second] if second is not None else [site]
+    if len(editions) == 2 and _crawled_before(db_path):
+        editions = editions[1:]  # the first edition is in: crawl the latest one again
+    code = 0
+    for number, edition in enumerate(editions, start=1):
+        with serve_directory(edition, site_port) as origin:
+            site_port = int(origin.rsplit(":", 1)[1])  # the next edition keeps the same URLs
+            label = "the bundled site" if len(editions) == 1 else f"edition {number} of the bundled site"
+            click.echo(f"Serving {label} at {origin}/ (loopback only)", err=True)
+            # Our own fixture server: no politeness delay needed, robots.txt is still honoured.
+            settings = Settings(
+                db_path=db_path,
+                sites=(Site(name="demo", start_urls=(f"{origin}/",)),),
+                delay=0.0,
+            )
+            code = run_crawl(settings)
+        if code != 0:
+            break
     summary = summarise(db_path)
     click.echo(f"\nArchive {db_path}:")
     for line in summary.lines():
         click.echo(f"  {line}")
+    if second is not None:
+        click.echo(f"  changed      {summary.changes}")
     if code != 0:
         click.echo(f"The crawl exited with status {code}; see the messages above.", err=True)
         return code

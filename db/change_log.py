@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from db.changes import KINDS, Change, PageState, diff_states, page_back, page_gone, page_state
+from db.changes import KINDS, Change, PageState, diff_states, page_back, page_gone, page_state, text_ref
 from db.identity import comparison_id
 
 _STATES = """SELECT comparison_id, observed_at, gone, state FROM change_states
@@ -35,6 +35,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 #: An earlier crawl stored comparisons: this one is not the archive's baseline.
 _KNOWN_BEFORE = """SELECT id FROM comparisons WHERE id IN (SELECT value FROM json_each(?1))
 AND first_crawl_id < ?2"""
+_TEXT_INSERT = "INSERT OR IGNORE INTO change_texts (ref, text) VALUES (?, ?)"
+_VERDICT_TEXTS = "SELECT id, text FROM verdicts WHERE id IN (SELECT value FROM json_each(?))"
+_CHANGE_TEXTS = "SELECT ref, text FROM change_texts WHERE ref IN (SELECT value FROM json_each(?))"
 _HISTORY = "SELECT 1 FROM comparisons WHERE first_crawl_id < ? LIMIT 1"
 
 
@@ -57,6 +60,7 @@ class ChangeRecorder:
         self.crawl_id = crawl_id
         self._history: bool | None = None
         self._before: set[str] | None = None
+        self._saved: set[str] = set()  # text refs stored by this writer
         self._tool_ids = _ToolIds()
         self._verdict_id = _verdict_ids()
 
@@ -114,12 +118,13 @@ class ChangeRecorder:
             return 0
         ids = sorted({cid for _, _, cid, _ in events})
         self._before = None
-        stored = {
+        stored: dict[str, list[Any]] = {
             cid: [observed, bool(is_gone), text]
             for cid, observed, is_gone, text in conn.execute(_STATES, [json.dumps(ids)])
         }
+        texts = _texts(conn, stored, events)
         rows: list[tuple[Any, ...]] = []
-        states: dict[str, tuple[str, bool, str | None]] = {}
+        states: dict[str, str] = {}
         flags: dict[str, bool] = {}
         for seen, what, cid, state in sorted(events, key=lambda e: e[0]):
             known = stored.get(cid)
@@ -142,28 +147,65 @@ class ChangeRecorder:
                     continue
                 if known[1]:
                     rows.append(page_back().row(self.crawl_id, seen, cid))
-                previous = PageState.from_json(known[2]) if isinstance(known[2], str) else known[2]
+                previous = (
+                    PageState.from_json(known[2], texts, state) if isinstance(known[2], str) else known[2]
+                )
             changes: list[Change] = diff_states(previous, state)
             if previous is None and (not self.has_history(conn) or self._known_before(conn, cid, ids)):
                 changes = []
             rows.extend(change.row(self.crawl_id, seen, cid) for change in changes)
             stored[cid] = [seen, False, state]
             flags.pop(cid, None)
-            states[cid] = (seen, False, None)
+            states[cid] = seen
+        written = [stored[cid][2] for cid in states]
+        self._save_texts(conn, written)
         conn.executemany(
             _STATE_UPSERT,
-            [
-                (cid, self.crawl_id, seen, 0, _state_text(stored[cid][2]))
-                for cid, (seen, _, _) in states.items()
-            ],
+            [(cid, self.crawl_id, seen, 0, stored[cid][2].to_json()) for cid, seen in states.items()],
         )
         conn.executemany(_GONE_SET, [(cid, int(flag)) for cid, flag in flags.items()])
         conn.executemany(CHANGES_INSERT, rows)
         return len(rows)
 
+    def _save_texts(self, conn: sqlite3.Connection, states: list[PageState]) -> None:
+        self._saved.update(save_texts(conn, states, self._saved))
 
-def _state_text(state: PageState | str) -> str:
-    return state if isinstance(state, str) else state.to_json()
+
+def save_texts(conn: sqlite3.Connection, states: list[PageState], saved: set[str] | None = None) -> set[str]:
+    """Store the taglines and descriptions the states refer to (those not in `saved`);
+    returns the refs written. Each is stored once: a tool repeats them on every page."""
+    fresh: dict[str, str] = {}
+    for state in states:
+        for tool in state.tools:
+            for text in (tool.tagline, tool.description):
+                ref = text_ref(text)
+                if ref is not None and text is not None and (saved is None or ref not in saved):
+                    fresh[ref] = text
+    if fresh:
+        conn.executemany(_TEXT_INSERT, fresh.items())
+    return set(fresh)
+
+
+def _texts(
+    conn: sqlite3.Connection, stored: dict[str, list[Any]], events: list[tuple[str, str, str, Any]]
+) -> dict[str, str]:
+    """ref -> text of what the diffs of `events` against their `stored` states need: one
+    read of the quotes gone (from `verdicts`) and of the taglines and descriptions changed."""
+    wanted: set[str] = set()
+    for _, what, cid, state in events:
+        known = stored.get(cid)
+        if what == "state" and known is not None:
+            wanted |= state.wanted(known[2])
+    return lookup_texts(conn, wanted)
+
+
+def lookup_texts(conn: sqlite3.Connection, refs: set[str]) -> dict[str, str]:
+    """ref -> text for verdict ids and `text_ref`s."""
+    if not refs:
+        return {}
+    found = dict(conn.execute(_VERDICT_TEXTS, [json.dumps(sorted(refs))]))
+    found.update(conn.execute(_CHANGE_TEXTS, [json.dumps(sorted(refs))]))
+    return found
 
 
 class _ToolIds:
@@ -198,6 +240,7 @@ def rebuild(conn: sqlite3.Connection, parses: dict[str, list[tuple[Any, ...]]]) 
     tool_ids, verdict_id = _ToolIds(), _verdict_ids()
     rows: list[tuple[Any, ...]] = []
     states: list[tuple[Any, ...]] = []
+    finals: list[PageState] = []
     for cid, snapshots in parses.items():
         previous: PageState | None = None
         last: tuple[str, int | None] | None = None
@@ -212,6 +255,8 @@ def rebuild(conn: sqlite3.Connection, parses: dict[str, list[tuple[Any, ...]]]) 
             previous, last = state, (seen, crawl_id)
         if previous is not None and last is not None:
             states.append((cid, last[1], last[0], int(gone.get(cid, 0) or 0), previous.to_json()))
+            finals.append(previous)
+    save_texts(conn, finals)
     conn.executemany(_STATE_UPSERT, states)
     conn.executemany(CHANGES_INSERT, rows)
     return len(rows)
@@ -221,10 +266,14 @@ def count_changes(conn: Any, crawl_id: int | None) -> dict[str, int]:
     """kind -> rows of the change log observed by crawl `crawl_id`, in the order of KINDS."""
     if crawl_id is None:
         return {}
-    found = dict(
-        conn.execute("SELECT kind, count(*) FROM changes WHERE crawl_id = ? GROUP BY kind", [crawl_id])
+    return ordered(
+        dict(conn.execute("SELECT kind, count(*) FROM changes WHERE crawl_id = ? GROUP BY kind", [crawl_id]))
     )
-    return {kind: found[kind] for kind in KINDS if kind in found}
+
+
+def ordered(counts: dict[str, int]) -> dict[str, int]:
+    """`counts` by kind, in the order of KINDS."""
+    return {kind: counts[kind] for kind in KINDS if kind in counts}
 
 
 def describe_counts(counts: dict[str, int]) -> str:

@@ -57,7 +57,6 @@ class ToolState:
     """One tool as a complete page shows it."""
 
     tool_id: str
-    name: str
     position: int
     panel_ship_pct: int | None = None
     community_pct: int | None = None
@@ -86,21 +85,66 @@ class PageState:
     quotes: tuple[QuoteState, ...]
 
     def to_json(self) -> str:
-        """A compact JSON form (lists, not objects) for the archive's state table."""
-        return json.dumps(
-            [
-                self.title,
-                [[getattr(t, f) for f in ToolState.__slots__] for t in self.tools],  # type: ignore[attr-defined]
-                [[q.tool_id, q.reviewer_seat, q.text, q.verdict_id] for q in self.quotes],
-            ],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        """A compact JSON form for the archive's state table: texts by reference (a quote by
+        its verdict id, a tagline or description by `text_ref`), so a page costs ~0.4 KB,
+        not the ~6 KB of its texts. `from_json` takes the texts back from the archive."""
+        tools = [
+            [t.tool_id, t.position, t.panel_ship_pct, t.community_pct, t.entry_price, t.entry_price_usd,
+             text_ref(t.tagline), text_ref(t.description)]
+            for t in self.tools
+        ]  # fmt: skip
+        quotes = [[q.tool_id, q.reviewer_seat, q.verdict_id] for q in self.quotes]
+        return json.dumps([self.title, tools, quotes], ensure_ascii=False, separators=(",", ":"))
+
+    def texts(self) -> dict[str, str]:
+        """ref -> text of every text `to_json` stores by reference."""
+        found = {q.verdict_id: q.text for q in self.quotes}
+        for tool in self.tools:
+            for text in (tool.tagline, tool.description):
+                if text is not None:
+                    found[text_ref(text) or ""] = text
+        return found
+
+    @staticmethod
+    def refs(stored: str) -> tuple[str | None, list[list[Any]], list[list[Any]]]:
+        """The stored form as plain lists (title, tools, quotes), texts still as refs."""
+        title, tools, quotes = json.loads(stored)
+        return title, tools, quotes
 
     @classmethod
-    def from_json(cls, text: str) -> PageState:
-        title, tools, quotes = json.loads(text)
-        return cls(title, tuple(ToolState(*t) for t in tools), tuple(QuoteState(*q) for q in quotes))
+    def from_json(cls, stored: str, texts: dict[str, str], current: PageState | None = None) -> PageState:
+        """The state `to_json` stored; `texts` maps refs to texts, and the texts of
+        `current` (the state it is compared with) fill in the ones it shares."""
+        if current is not None:
+            texts = {**current.texts(), **texts}
+        title, tools, quotes = cls.refs(stored)
+        return cls(
+            title,
+            tuple(
+                ToolState(tid, pos, panel, community, price, usd, _deref(tag, texts), _deref(desc, texts))
+                for tid, pos, panel, community, price, usd, tag, desc in tools
+            ),
+            tuple(QuoteState(tid, seat, texts.get(vid, vid), vid) for tid, seat, vid in quotes),
+        )
+
+    def wanted(self, stored: str) -> set[str]:
+        """The refs of a stored earlier state whose texts a diff against self needs: quotes
+        gone (an edit compares their words) and taglines or descriptions that differ."""
+        _, tools, quotes = self.refs(stored)
+        mine = self.texts()
+        wanted = {vid for _, _, vid in quotes if vid not in mine}
+        for tool in tools:
+            wanted.update(ref for ref in tool[6:8] if ref is not None and ref not in mine)
+        return wanted
+
+
+def text_ref(text: str | None) -> str | None:
+    """A tagline's or description's reference in a stored state."""
+    return None if text is None else "t" + content_id("text", text)[:15]
+
+
+def _deref(ref: str | None, texts: dict[str, str]) -> str | None:
+    return None if ref is None else texts.get(ref, ref)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +205,7 @@ def page_state(parse: Any, tool_ids: dict[str, str], verdict_key: Any) -> PageSt
         tid = by_position[item.position] = tool_ids[item.name]
         tools.append(
             ToolState(
-                tid, item.name, item.position, item.panel_ship_pct, item.community_pct,
+                tid, item.position, item.panel_ship_pct, item.community_pct,
                 item.entry_price, item.entry_price_usd, item.tagline, item.description,
             )
         )  # fmt: skip

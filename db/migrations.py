@@ -355,6 +355,23 @@ def m0080_fetch_log(db: Database) -> None:
     run_script(db, SCHEMA)
 
 
+@step("0061_change_texts")
+def m0061_change_texts(db: Database) -> None:
+    """States keep texts by reference (a page's state ~0.4 KB instead of ~6 KB): the
+    taglines and descriptions they refer to, once each. States of the older form are
+    dropped; the next crawl stores them again (pages already archived are not page_new)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE change_texts (
+            ref TEXT PRIMARY KEY,             -- db/changes.py text_ref: hash of the text
+            text TEXT NOT NULL
+        );
+        DELETE FROM change_states;
+        """,
+    )
+
+
 def run_script(db: Database, script: str) -> None:
     """Run `script` statement by statement, inside the caller's transaction.
 

@@ -18,6 +18,7 @@ from db.changes import (
     price_move_pct,
     similarity,
 )
+from db.identity import content_id
 from tests.archive_factory import comparison, listing, with_quote
 
 QUOTE = "The sync engine is fast and the offline mode finally works the way a team expects it to."
@@ -33,11 +34,11 @@ def tool(tid: str = "a", position: int = 1, **values: object) -> ToolState:
         "description": "A description.",
     }
     base.update(values)
-    return ToolState(tid, tid.upper(), position, **base)  # type: ignore[arg-type]
+    return ToolState(tid, position, **base)  # type: ignore[arg-type]
 
 
 def quote(text: str, tid: str = "a", seat: int = 1) -> QuoteState:
-    return QuoteState(tid, seat, text, f"v:{tid}:{text}")
+    return QuoteState(tid, seat, text, content_id("verdict", tid, text))
 
 
 def state(
@@ -180,7 +181,7 @@ def test_similarity_is_word_level_and_normalised() -> None:
 
 def test_state_json_round_trip() -> None:
     page = state(quote(QUOTE), quote("x", "b", 2), tools=(tool("a", entry_price_usd=None), tool("b", 2)))
-    assert PageState.from_json(page.to_json()) == page
+    assert PageState.from_json(page.to_json(), page.texts()) == page
 
 
 def test_rows_have_content_ids_and_text_values() -> None:
@@ -216,3 +217,28 @@ def test_end_to_end_on_parses() -> None:
     changes = diff_states(page_state(before, ids, key), page_state(after, ids, key))  # type: ignore[arg-type]
     assert kinds(changes) == ["price_changed", "verdict_edited"]
     assert all(c.kind in KINDS for c in changes)
+
+
+def test_a_stored_state_keeps_texts_by_reference_and_diffs_the_same() -> None:
+    old = state(
+        quote(QUOTE),
+        quote("Kept as it was, word for word, on both editions", "b", 2),
+        tools=(tool("a", tagline="Old tagline"), tool("b", 2)),
+    )
+    new = state(
+        quote(QUOTE.replace("finally", "now")),
+        quote("Kept as it was, word for word, on both editions", "b", 2),
+        tools=(tool("a", tagline="New tagline"), tool("b", 2)),
+    )
+    stored = old.to_json()
+    assert QUOTE not in stored and "Old tagline" not in stored
+    wanted = new.wanted(stored)
+    assert wanted == {old.quotes[0].verdict_id, text_ref_of(old, "tagline")}
+    texts = {ref: text for ref, text in old.texts().items() if ref in wanted}
+    assert diff_states(PageState.from_json(stored, texts, new), new) == diff_states(old, new)
+
+
+def text_ref_of(page: PageState, field: str) -> str:
+    from db.changes import text_ref
+
+    return text_ref(getattr(page.tools[0], field)) or ""

@@ -33,6 +33,7 @@ def make_data(root: Path, pages: list[dict[str, Any]], edit: Any = None) -> Path
     """A copy of fixtures/data with only `pages` (no seed pages) and `edit(tools, prices)` applied."""
     data = root / "data"
     shutil.copytree(FIXTURES / "data", data)
+    (data / "edition-2.json").unlink()
     for seed in (data / "seeds").glob("*.txt"):
         seed.unlink()
     tools = json.loads((data / "tools.json").read_text(encoding="utf-8"))

@@ -18,6 +18,27 @@ from tests.conftest import FIXTURES
 
 SEEDS = FIXTURES / "data" / "seeds"
 SITE = json.loads((FIXTURES / "expected" / "site.json").read_text())
+SITE_2 = json.loads((FIXTURES / "expected-2" / "site.json").read_text())
+EDITION_2 = json.loads((FIXTURES / "data" / "edition-2.json").read_text())
+
+
+def both_editions() -> tuple[set[str], set[tuple[str, str]], set[tuple[str, str, str]], set[str]]:
+    """(comparison paths, (tool, quote) verdicts, (tool, quote, path) appearances, tools) that
+    crawling edition 1 then edition 2 archives, read from the golden JSON of both."""
+    paths: set[str] = set()
+    verdicts: set[tuple[str, str]] = set()
+    appearances: set[tuple[str, str, str]] = set()
+    tools: set[str] = set()
+    for folder, site in (("expected", SITE), ("expected-2", SITE_2)):
+        for path in site["crawlable_comparisons"]:
+            golden = json.loads((FIXTURES / folder / f"{path.strip('/').split('/')[-1]}.json").read_text())
+            paths.add(path)
+            names = {item["position"]: item["name"] for item in golden["listings"]}
+            tools.update(names.values())
+            for quote in golden["quotes"]:
+                verdicts.add((names[quote["position"]], quote["text"]))
+                appearances.add((names[quote["position"]], quote["text"], path))
+    return paths, verdicts, appearances, tools
 
 
 def seed_figures() -> tuple[set[str], int, int]:
@@ -97,10 +118,11 @@ def test_demo_archives_the_five_seed_pages_with_the_figures_their_texts_imply(de
 def test_demo_archives_the_whole_bundled_site(demo_archive) -> None:
     db_path, first, second = demo_archive
     got = counts(db_path)
-    assert got["comparisons"] == len(SITE["crawlable_comparisons"])
-    assert got["verdicts"] == SITE["counts"]["verdicts"]
-    assert got["verdict_appearances"] == SITE["counts"]["appearances"]
-    assert got["tools"] == SITE["counts"]["tools"]
+    paths, verdicts, appearances, tools = both_editions()
+    assert got["comparisons"] == len(paths)
+    assert got["verdicts"] == len(verdicts)
+    assert got["verdict_appearances"] == len(appearances)
+    assert got["tools"] == len(tools)
     # The summary printed to the user says the same as the archive.
     assert re.search(rf"comparisons\s+{got['comparisons']}\b", first)
     assert re.search(rf"verdicts\s+{got['verdicts']}\b", first)
@@ -124,4 +146,39 @@ async def test_datasette_serves_the_demo_archive(demo_archive) -> None:
     ds = make_datasette(db_path)
     response = await ds.client.get("/archive.json?sql=select+count(*)+as+n+from+verdicts&_shape=array")
     assert response.status_code == 200
-    assert response.json() == [{"n": SITE["counts"]["verdicts"]}]
+    assert response.json() == [{"n": len(both_editions()[1])}]
+
+
+def test_the_demo_crawls_two_editions_and_says_what_changed(demo_archive) -> None:
+    from db.archive import connect
+
+    db_path, first, second = demo_archive
+    db = connect(db_path)
+    try:
+        kinds = dict(db.execute("select kind, count(*) from changes group by kind").fetchall())
+        moved = db.execute(
+            "select c.url, t.name from changes ch join comparisons c on c.id = ch.comparison_id "
+            "join tools t on t.id = ch.tool_id where ch.kind = 'price_changed'"
+        ).fetchall()
+        gone = db.execute(
+            "select c.url from changes ch join comparisons c on c.id = ch.comparison_id "
+            "where kind = 'page_gone'"
+        ).fetchall()
+        crawls = db.execute("select count(*) from crawls").fetchone()[0]
+    finally:
+        db.close()
+    priced = {(slug, tool) for slug, page in EDITION_2["pages"].items() for tool in page.get("prices", {})}
+    assert {(url.rstrip("/").rsplit("/", 1)[1], tool) for url, tool in moved} == priced
+    assert [url.rstrip("/").rsplit("/", 1)[1] for (url,) in gone] == EDITION_2["removed"]
+    assert kinds["page_new"] == len(EDITION_2["added"])
+    rewritten = {rewrite["tool"] for rewrite in EDITION_2["quotes"]}
+    old_pages_with = [
+        p for p in SITE["crawlable_comparisons"] if any(t.lower().replace(" ", "-") in p for t in rewritten)
+    ]
+    assert kinds["verdict_edited"] == len(old_pages_with)
+    assert kinds["verdict_removed"] == kinds["verdict_added"] == 1  # the dropped quote
+    assert kinds["score_changed"] == 1
+    assert crawls == 3  # edition 1, edition 2, and the second run's re-crawl of edition 2
+    # The summary says what changed, and the second run changed nothing back.
+    assert f"{len(priced)} price changed" in first and f"{len(old_pages_with)} verdict edited" in first
+    assert re.search(r"changes: nothing changed", second)

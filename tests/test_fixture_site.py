@@ -104,7 +104,7 @@ def test_committed_output_is_exactly_what_the_generator_writes(tmp_path: Path) -
     script = FIXTURES / "build_site.py"
     command = [sys.executable, str(script), "--out", str(tmp_path)]
     subprocess.run(command, check=True, capture_output=True)
-    for name in ("site", "expected"):
+    for name in ("site", "expected", "site-2", "expected-2"):
         fresh, committed = tree_files(tmp_path / name), tree_files(FIXTURES / name)
         assert sorted(fresh) == sorted(committed), f"{name}/: file lists differ"
         changed = [path for path in fresh if fresh[path] != committed[path]]
@@ -333,3 +333,17 @@ def test_links_and_sitemap_reach_exactly_the_crawlable_comparisons(summary: dict
     listed = re.findall(r"<loc>__ORIGIN__(.*?)</loc>", sitemap)
     assert reachable_from(["/", *listed], robots) & comparisons == comparisons
     assert not reachable_from(["/", *listed], robots) & set(summary["private_comparisons"])
+
+
+def test_the_parser_reads_every_second_edition_page_as_its_golden_json() -> None:
+    from parsers import parse_page
+
+    goldens = [p for p in sorted((FIXTURES / "expected-2").glob("*.json")) if p.name != "site.json"]
+    assert len(goldens) == len(list((FIXTURES / "expected").glob("*.json"))) - 1  # one gone, one new
+    for path in goldens:
+        golden = json.loads(path.read_text("utf-8"))
+        html = (FIXTURES / "site-2" / golden["url_path"].strip("/") / "index.html").read_text("utf-8")
+        found = parse_page(html, "http://127.0.0.1" + golden["url_path"]).to_dict()
+        assert {k: found[k] for k in ("status", "title", "listings", "quotes")} == {
+            k: golden[k] for k in ("status", "title", "listings", "quotes")
+        }, path.name
