@@ -300,3 +300,23 @@ def warc_import(files: tuple[Path, ...], db_path: Path) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     cli()
+
+
+@cli.command()
+@click.argument("url")
+@existing_db_option
+@click.option(
+    "--from",
+    "start",
+    help="ISO time: compare from the snapshot in force then (default: the one before --to).",
+)
+@click.option("--to", "end", help="ISO time: compare to the snapshot in force then (default: newest).")
+def diff(url: str, db_path: Path, start: str | None, end: str | None) -> None:
+    """Show what changed on an archived page between two snapshots: fields and words.
+
+    By default the last two snapshots; fields as old -> new (prices, scores, quotes),
+    then a word-level diff of the visible text, in colour on a terminal.
+    """
+    from crawler.diff_view import show_diff
+
+    show_diff(db_path, url, start, end)
