@@ -92,6 +92,9 @@ class CrawlReport:
     writer: WriterReport | None = None
     changes: dict[str, int] = field(default_factory=dict)  # change-log rows of this crawl, by kind
     cpu_seconds: float = 0.0  # of this (fetching) process; the writer's is in `writer`
+    #: Candidate comparisons no layout read (the first 10 URLs) and how many (db/quality.py).
+    unreadable: list[str] = field(default_factory=list)
+    unreadable_count: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -337,6 +340,7 @@ def _conclude(
             quality = assess_crawl(db, report.crawl_id)
             if db.in_transaction:
                 db.commit()
+            report.unreadable, report.unreadable_count = quality.unreadable, quality.unreadable_count
             if quality.degraded:
                 status = "degraded"
                 report.reasons.extend(f"quality: {reason}" for reason in quality.reasons)

@@ -141,6 +141,18 @@ def format_summary(report: CrawlReport) -> str:
         f"verdicts new {counts.get('verdicts_new', 0)}",
         f"  changes: {describe_counts(report.changes)}",
     ]
+    if report.unreadable_count:
+        lines.append(
+            f"  unreadable candidate comparisons ({report.unreadable_count}; "
+            "parse_status 'unreadable' in the archive):"
+        )
+        lines.extend(f"    {url}" for url in report.unreadable)
+        if report.unreadable_count > len(report.unreadable):
+            lines.append(f"    ... and {report.unreadable_count - len(report.unreadable)} more")
+    errors = report.writer.parse_errors if report.writer is not None else []
+    if errors:
+        lines.append(f"  parse errors ({counts.get('parse_errors', len(errors))}):")
+        lines.extend(f"    {error}" for error in errors[:SUMMARY_FAILURES])
     if report.failures:
         lines.append(f"  failures ({len(report.failures)}):")
         for url, reason in report.failures[:SUMMARY_FAILURES]:

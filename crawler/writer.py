@@ -77,6 +77,9 @@ INBOX_BYTES = 2 * 1024 * 1024
 COUNTER_FIELDS = crawl_log.COUNTERS
 #: Outcomes after which a URL needs another try when the crawl is resumed.
 RETRY_OUTCOMES = frozenset({"failed", "skipped"})
+#: Parse outcomes of a page no layout read; if it was a comparison before, it is parsed again
+#: knowing so (then it is `unreadable`, and its problems say why).
+_NOT_READ = frozenset({"not_comparison", "unreadable"})
 
 
 @dataclass(slots=True)
@@ -289,14 +292,20 @@ class _Writer:
             from parsers import parse_page
 
             self.parse_page = parse_page
+        url = result.final_url or result.url
         try:
             html = result.text
             if html is None:  # the engine sends bytes only; decode as the fetcher did
                 from crawler.encoding import decode_as
 
                 html = decode_as(result.body, result.encoding) if result.encoding else result.body
-            return self.parse_page(html, url=result.final_url or result.url)
+            parse = self.parse_page(html, url=url)
+            if parse.status in _NOT_READ and self.store.was_comparison(result.url, url):
+                parse = self.parse_page(html, url=url, was_comparison=True)  # unreadable, say why
         except Exception as error:  # a parser bug must not lose the rest of the crawl
-            if len(self.report.parse_errors) < 100:
-                self.report.parse_errors.append(f"{result.url}: {type(error).__name__}: {error}")
-            return None
+            from parsers.registry import NO_LAYOUT, REGISTRY_VERSION, error_result
+
+            parse = error_result(NO_LAYOUT, REGISTRY_VERSION, "the writer", error)
+        if parse.status == "error" and len(self.report.parse_errors) < 100:
+            self.report.parse_errors.append(f"{result.url}: {parse.problems[0]}")
+        return parse

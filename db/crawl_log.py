@@ -31,6 +31,8 @@ COUNTERS = (
     "comparisons_new",
     "comparisons_changed",
     "verdicts_new",
+    "pages_unreadable",
+    "parse_errors",
 )
 RESUMABLE = ("running", "interrupted")
 

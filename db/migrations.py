@@ -372,6 +372,20 @@ def m0061_change_texts(db: Database) -> None:
     )
 
 
+@step("0010_never_silent")
+def m0010_never_silent(db: Database) -> None:
+    """Per crawl, the candidate comparisons no layout read and the pages whose parse raised
+    (issue 13 §2, issue 14): counted, with the first unreadable URLs, for the summary."""
+    run_script(
+        db,
+        """
+        ALTER TABLE crawls ADD COLUMN pages_unreadable INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE crawls ADD COLUMN parse_errors INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE crawls ADD COLUMN unreadable_urls TEXT;   -- JSON list of the first 10
+        """,
+    )
+
+
 def run_script(db: Database, script: str) -> None:
     """Run `script` statement by statement, inside the caller's transaction.
 

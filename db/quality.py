@@ -10,6 +10,13 @@ reasons name the fields and the pages. The crawler (crawler/engine.py) calls
 `assess_crawl` when a crawl ends, marks it `degraded` and exits non-zero. Nothing is
 overwritten with NULLs meanwhile: db/ingest.py never lets an incomplete parse become
 current.
+
+Some losses need no earlier crawl to be seen (issue 13 §2): any page of the crawl whose
+current snapshot is an `unreadable` candidate comparison (parsers/candidates.py) or a parse
+that raised (`error`) degrades the crawl, on the first crawl of a site too; a page that was
+a comparison and now is not is named as layout drift. The counts and the first unreadable
+URLs go on the `crawls` row. Only the site's `exclude` patterns silence a page (it is then
+not crawled at all).
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ FIELDS: tuple[str, ...] = ("title", *LISTING_FIELDS, "quotes")
 #: Pseudo-fields: pages parsed complete, and known comparison pages still recognised.
 COMPLETE, RECOGNISED = "complete", "recognised"
 EXAMPLES = 20
+#: Unreadable URLs kept on the crawls row and shown in the summary.
+UNREADABLE_SHOWN = 10
+_COMPARISON = ("ok", "incomplete")
 
 _PAGES = """
 SELECT p.url, s.parse_status, s.parse_missing,
@@ -64,14 +74,41 @@ class QualityReport:
     previous_crawl_id: int | None = None
     #: Verdicts the end-of-crawl near-duplicate pass linked to an earlier one.
     near_duplicates: int = 0
+    #: Candidate comparisons no layout read: the first `UNREADABLE_SHOWN` URLs, and how many.
+    unreadable: list[str] = field(default_factory=list)
+    unreadable_count: int = 0
+    #: Pages whose parse raised (the first `UNREADABLE_SHOWN`), and how many.
+    parse_errors: list[str] = field(default_factory=list)
+    parse_error_count: int = 0
+    #: Pages that were comparisons and now are not (layout drift).
+    drifted: list[str] = field(default_factory=list)
 
 
-def count_fields(db: Database | sqlite3.Connection, crawl_id: int) -> dict[str, FieldCount]:
-    """Per field, how many of the crawl's comparison pages yielded it."""
+@dataclass(slots=True)
+class _Losses:
+    """The crawl's pages that no layout read although they should have been."""
+
+    unreadable: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    drifted: list[str] = field(default_factory=list)
+
+
+def count_fields(
+    db: Database | sqlite3.Connection, crawl_id: int, losses: _Losses | None = None
+) -> dict[str, FieldCount]:
+    """Per field, how many of the crawl's comparison pages yielded it (and, into `losses`,
+    which pages are unreadable, raised, or drifted)."""
     counts = {name: FieldCount() for name in (COMPLETE, RECOGNISED, *FIELDS)}
+    losses = losses if losses is not None else _Losses()
     complete_pages = 0  # pages missing no field: tallied for every field at once, at the end
     for url, status, missing_json, known in db.execute(_PAGES, [crawl_id]):
-        is_comparison = status != "not_comparison"
+        is_comparison = status in _COMPARISON
+        if status == "unreadable":
+            losses.unreadable.append(url)
+        elif status == "error":
+            losses.errors.append(url)
+        if known and not is_comparison:
+            losses.drifted.append(url)
         if is_comparison or known:
             _tally(counts[RECOGNISED], is_comparison, url)
         if not is_comparison:
@@ -112,7 +149,8 @@ def assess_crawl(db: Database | sqlite3.Connection, crawl_id: int) -> QualityRep
     added (db/near_duplicates.py), then this crawl's field statistics, compared with the
     previous crawl's."""
     near = mark_near_duplicates(db)
-    counts = count_fields(db, crawl_id)
+    losses = _Losses()
+    counts = count_fields(db, crawl_id, losses)
     previous_id = previous_crawl(db, crawl_id)
     before: dict[str, float | None] = {}
     if previous_id is not None:
@@ -126,8 +164,14 @@ def assess_crawl(db: Database | sqlite3.Connection, crawl_id: int) -> QualityRep
         old, new = before.get(name), count.share
         if old is not None and new is not None and old - new > MAX_DROP_POINTS:
             reasons.append(_reason(name, old, count))
+    reasons.extend(_loss_reasons(losses))
     conn = db if isinstance(db, sqlite3.Connection) else db.conn
+    unreadable = sorted(losses.unreadable)
     with transaction(conn):
+        conn.execute(
+            "UPDATE crawls SET pages_unreadable = ?, parse_errors = ?, unreadable_urls = ? WHERE id = ?",
+            [len(unreadable), len(losses.errors), json.dumps(unreadable[:UNREADABLE_SHOWN]), crawl_id],
+        )
         conn.execute("DELETE FROM crawl_field_stats WHERE crawl_id = ?", [crawl_id])
         conn.executemany(
             "INSERT INTO crawl_field_stats (crawl_id, field, pages_with, pages_total, share, "
@@ -151,7 +195,40 @@ def assess_crawl(db: Database | sqlite3.Connection, crawl_id: int) -> QualityRep
         field_counts={name: (c.pages_with, c.pages_total) for name, c in counts.items()},
         previous_crawl_id=previous_id,
         near_duplicates=near.marked,
+        unreadable=unreadable[:UNREADABLE_SHOWN],
+        unreadable_count=len(unreadable),
+        parse_errors=sorted(losses.errors)[:UNREADABLE_SHOWN],
+        parse_error_count=len(losses.errors),
+        drifted=sorted(losses.drifted),
     )
+
+
+def _urls(urls: list[str]) -> str:
+    shown = ", ".join(sorted(urls)[:UNREADABLE_SHOWN])
+    more = len(urls) - UNREADABLE_SHOWN
+    return f"{shown} (+{more} more)" if more > 0 else shown
+
+
+def _loss_reasons(losses: _Losses) -> list[str]:
+    """Reasons that need no previous crawl: pages lost now, named."""
+    reasons = []
+    if losses.unreadable:
+        reasons.append(
+            f"{len(losses.unreadable)} candidate comparison page(s) unreadable (parse_status "
+            f"'unreadable'; silence a known non-comparison with an exclude pattern): "
+            f"{_urls(losses.unreadable)}"
+        )
+    if losses.drifted:
+        reasons.append(
+            f"layout drift: {len(losses.drifted)} page(s) were comparisons and now are not: "
+            f"{_urls(losses.drifted)}"
+        )
+    if losses.errors:
+        reasons.append(
+            f"the parser raised on {len(losses.errors)} page(s) (parse_status 'error'): "
+            f"{_urls(losses.errors)}"
+        )
+    return reasons
 
 
 def _reason(name: str, old: float, count: FieldCount) -> str:

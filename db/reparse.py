@@ -164,11 +164,13 @@ def parse_pages(task: tuple[str, list[str], bool]) -> tuple[int, list[Reparsed]]
     out: list[Reparsed] = []
     for page in page_ids:
         results = []
+        was_comparison = False  # an earlier snapshot of the page parsed as one: then unreadable
         for sid, url, fetched, last_seen, crawl, last_crawl, encoding, old_hash, data, how in conn.execute(
             _SNAPSHOTS, [page]
         ):
             body = decompress(data, how)
-            parse = parse_page(_decode(body, encoding), url)
+            parse = parse_page(_decode(body, encoding), url, was_comparison=was_comparison)
+            was_comparison = was_comparison or parse.is_comparison
             columns = parse_columns(parse)
             changed = columns["parse_hash"] != old_hash
             results.append(Reparsed(sid, url, fetched, last_seen, crawl, last_crawl, parse, columns, changed))

@@ -94,6 +94,9 @@ class StoreStats:
     comparisons_changed: int = 0
     verdicts_new: int = 0
     changes: int = 0  # rows added to the change log (db/change_log.py)
+    #: Snapshots stored as an unreadable candidate comparison, and as a parse that raised.
+    pages_unreadable: int = 0
+    parse_errors: int = 0
 
     def __add__(self, other: StoreStats) -> StoreStats:
         return StoreStats(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(StoreStats)))
@@ -242,6 +245,13 @@ class ArchiveWriter:
 
         return mark_near_duplicates(self.db)
 
+    def was_comparison(self, *urls: str) -> bool:
+        """Did an earlier snapshot of one of these URLs parse as a comparison? (A page that no
+        layout reads any more is then an unreadable candidate, not a non-comparison.)"""
+        placeholders = ", ".join("?" * len(urls))
+        found = self.conn.execute(f"SELECT 1 FROM comparisons WHERE url IN ({placeholders}) LIMIT 1", urls)
+        return found.fetchone() is not None
+
     def validators(self) -> dict[str, tuple[str | None, str | None]]:
         """url -> (ETag, Last-Modified) of every page with a stored body, for conditional GETs."""
         rows = self.conn.execute(
@@ -253,7 +263,7 @@ class ArchiveWriter:
     def _store(
         self, conn: sqlite3.Connection, batch: list[tuple[FetchLike, ParseResult | None]]
     ) -> StoreStats:
-        counts = dict.fromkeys(("fetched", "not_modified", "failed", "snapshots"), 0)
+        counts = dict.fromkeys(("fetched", "not_modified", "failed", "snapshots", "unreadable", "error"), 0)
         items: list[IngestItem] = []
         visits: list[Revisit] = []
         gone: list[tuple[str, tuple[str, ...]]] = []
@@ -273,6 +283,8 @@ class ArchiveWriter:
             comparisons_changed=stats.comparisons_changed,
             verdicts_new=stats.verdicts_new,
             changes=logged,
+            pages_unreadable=counts["unreadable"],
+            parse_errors=counts["error"],
         )
 
     def _store_run(
@@ -351,6 +363,8 @@ class ArchiveWriter:
             )
             if parse is not None:
                 items.append(IngestItem(final, parse, next_snapshot, crawl_id, seen, seen))
+                if parse.status in ("unreadable", "error"):
+                    counts[parse.status] += 1
             next_snapshot += 1
             counts["snapshots"] += 1
         conn.executemany(_PAGE_FETCHED, fetched)

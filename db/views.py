@@ -224,7 +224,10 @@ SELECT
     json_array_length(coalesce(s.parse_problems, '[]')) AS problem_count,
     s.parse_problems,
     s.parser,
-    s.parser_version
+    s.parser_version,
+    cr.pages_unreadable AS crawl_pages_unreadable,
+    cr.unreadable_urls AS crawl_unreadable_urls,
+    cr.parse_errors AS crawl_parse_errors
 FROM snapshots s
 LEFT JOIN crawls cr ON cr.id = s.crawl_id
 WHERE s.parse_status IS NOT NULL

@@ -11,7 +11,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Status = Literal["ok", "not_comparison", "incomplete"]
+#: ``ok`` and ``incomplete`` are comparison pages; ``not_comparison`` is any other page;
+#: ``unreadable`` a candidate comparison (its title, heading or URL reads "A vs B", or it was a
+#: comparison before) that no layout read; ``error`` a page whose parse raised.
+Status = Literal["ok", "not_comparison", "incomplete", "unreadable", "error"]
+COMPARISON_STATUSES: frozenset[str] = frozenset({"ok", "incomplete"})
 PriceKind = Literal["free", "freemium", "paid", "usage", "contact", "unknown"]
 
 #: Per-tool fields a comparison page is expected to state; the quality gate counts them.
@@ -101,7 +105,7 @@ class ParseResult:
 
     @property
     def is_comparison(self) -> bool:
-        return self.status != "not_comparison"
+        return self.status in COMPARISON_STATUSES
 
     def listing(self, position: int) -> Listing | None:
         return next((item for item in self.listings if item.position == position), None)

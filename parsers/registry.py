@@ -3,8 +3,11 @@
 Every module in ``parsers/layouts/`` that exposes ``NAME``, ``VERSION``, ``recognises(blocks)`` and
 ``parse(blocks)`` is discovered with ``pkgutil`` at first use; nothing else needs registering. The
 page's text blocks are computed once here and shared by every layout's ``recognises`` and the
-chosen ``parse``. Whatever a layout does, ``parse_page`` never raises: an exception becomes an
-``incomplete`` (or ``not_comparison``) result carrying the error as a problem.
+chosen ``parse``. Whatever a layout does, ``parse_page`` never raises: an exception (in the
+text blocks, a layout's ``recognises`` or its ``parse``) becomes an ``error`` result naming it in
+its problems, never a quiet ``not_comparison``. A page no layout read but whose title, first
+heading or URL reads "A vs B" (or that was a comparison before) is ``unreadable``
+(parsers/candidates.py).
 """
 
 from __future__ import annotations
@@ -58,13 +61,14 @@ def parser_versions() -> dict[str, str]:
     return {layout.NAME: layout.VERSION for layout in discover()}
 
 
-def _failed(name: str, version: str, status: str, error: BaseException) -> ParseResult:
+def error_result(name: str, version: str, where: str, error: BaseException) -> ParseResult:
+    """The ``error`` result of a parser that raised: the exception is named in its problems."""
     detail = f"{type(error).__name__}: {error}"[:300]
     return ParseResult(
-        status="incomplete" if status == "incomplete" else "not_comparison",
+        status="error",
         parser=name,
         parser_version=version,
-        problems=[f"title: parser error ({detail})"] if status == "incomplete" else [],
+        problems=[f"page: parser error in {where} ({detail})"],
     )
 
 
@@ -90,29 +94,59 @@ def _last_field(result: ParseResult) -> str:
     return "title"
 
 
-def parse_page(html: str | bytes, url: str | None = None) -> ParseResult:
+def parse_page(html: str | bytes, url: str | None = None, was_comparison: bool = False) -> ParseResult:
     """Parse one page with the first layout that recognises it; never raises.
 
-    ``url`` is accepted for layouts that may one day need it (and for error messages); the
-    layouts shipped today read the text alone.
+    ``url`` (its path may read ``a-vs-b``) and ``was_comparison`` (an earlier snapshot of the
+    URL parsed as a comparison: the archive knows) make a page no layout read ``unreadable``
+    rather than ``not_comparison``.
     """
     try:
         blocks = text_blocks(html)
     except Exception as error:  # lexbor or decoding failure on hostile bytes
-        return _failed(NO_LAYOUT, REGISTRY_VERSION, "not_comparison", error)
+        return error_result(NO_LAYOUT, REGISTRY_VERSION, "text blocks", error)
+    crashed: ParseResult | None = None
     for layout in discover():
         try:
             claimed = layout.recognises(blocks)
-        except Exception:
-            claimed = False
+        except Exception as error:
+            crashed = crashed or error_result(layout.NAME, layout.VERSION, f"{layout.NAME}.recognises", error)
+            continue
         if not claimed:
             continue
         try:
             result = layout.parse(blocks)
         except Exception as error:
-            return _failed(layout.NAME, layout.VERSION, "incomplete", error)
-        if result.status != "not_comparison" and ends_mid_document(html):
+            return error_result(layout.NAME, layout.VERSION, f"{layout.NAME}.parse", error)
+        if result.status == "not_comparison":
+            return _candidate(html, url, was_comparison, blocks, result)
+        if ends_mid_document(html):
             result.problems.append(f"{_last_field(result)}: page ends mid-text (truncated)")
             result.status = "incomplete"
         return result
-    return ParseResult(status="not_comparison", parser=NO_LAYOUT, parser_version=REGISTRY_VERSION)
+    if crashed is not None:
+        return crashed
+    result = ParseResult(status="not_comparison", parser=NO_LAYOUT, parser_version=REGISTRY_VERSION)
+    return _candidate(html, url, was_comparison, blocks, result)
+
+
+def _candidate(
+    html: str | bytes, url: str | None, was_comparison: bool, blocks: list[str], result: ParseResult
+) -> ParseResult:
+    """``result`` as is, or ``unreadable`` when the page is a candidate comparison."""
+    from parsers import candidates
+
+    signals = candidates.comparison_signals(html, url)
+    if was_comparison:
+        signals.append("an earlier snapshot of this URL was a comparison")
+    if not signals:
+        return result
+    missing: list[str] = []
+    for layout in discover():
+        explain = getattr(layout, "explain", None)
+        if explain is not None:
+            try:
+                missing.extend(explain(blocks))
+            except Exception as error:
+                missing.append(f"page: parser error in {layout.NAME}.explain ({type(error).__name__})")
+    return candidates.unreadable(result, signals, missing, candidates.client_rendered(html, blocks))

@@ -39,10 +39,11 @@ def test_a_running_crawl_is_resumed_with_its_frontier(archive_path: Path) -> Non
     assert [(e.url, e.kind) for e in pending] == [("u2", "html"), ("u3", "html"), ("s.xml", "sitemap")]
     assert frontier.counts(db, first.crawl_id) == {}  # older frontiers are pruned
 
-    crawl_log.add_counts(db, second.crawl_id, [3, 1, 1, 2, 0, 5])
+    crawl_log.add_counts(db, second.crawl_id, [3, 1, 1, 2, 0, 5, 1, 2])
     crawl_log.finish(db, second.crawl_id, "completed")
     row = crawl_log.get(db, second.crawl_id)
     assert (row["status"], row["pages_fetched"], row["verdicts_new"]) == ("completed", 3, 5)
+    assert (row["pages_unreadable"], row["parse_errors"]) == (1, 2)
 
     third = crawl_log.begin(db, site, STARTS)  # after a completed run: a fresh start
     assert third.resumed_from is None

@@ -255,14 +255,39 @@ def test_pages_without_the_shape_are_not_comparisons(html: str) -> None:
     assert result.problems == []
 
 
-def test_layout_crash_becomes_incomplete(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_layout_crash_in_parse_is_an_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(blocks: list[str]) -> None:
         raise RuntimeError("kaput")
 
     monkeypatch.setattr(comparison, "parse", boom)
     result = parse_page(_html(_seed_blocks()))
-    assert result.status == "incomplete"
-    assert result.problems and result.problems[0].startswith("title: parser error")
+    assert result.status == "error"
+    assert result.problems == ["page: parser error in comparison.parse (RuntimeError: kaput)"]
+
+
+def test_layout_crash_in_recognises_is_an_error_not_a_non_comparison(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def boom(blocks: list[str]) -> bool:
+        raise ValueError("bad block")
+
+    monkeypatch.setattr(comparison, "recognises", boom)
+    for html in (_html(_seed_blocks()), "<h1>About us</h1><p>Nothing to compare here.</p>"):
+        result = parse_page(html)
+        assert result.status == "error"
+        assert result.problems == ["page: parser error in comparison.recognises (ValueError: bad block)"]
+
+
+def test_text_blocks_crash_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from parsers import registry
+
+    def boom(html: object) -> list[str]:
+        raise MemoryError("too deep")
+
+    monkeypatch.setattr(registry, "text_blocks", boom)
+    result = parse_page("<p>x</p>")
+    assert result.status == "error"
+    assert result.problems == ["page: parser error in text blocks (MemoryError: too deep)"]
 
 
 def test_parser_versions_lists_the_layouts() -> None:

@@ -14,8 +14,10 @@ from parsers.text_blocks import text_blocks
 
 VARIANTS = Path(__file__).parent.parent / "fixtures" / "variants"
 REAL_PAGE = (VARIANTS / "seed_000_divs.html").read_bytes()
-STATUSES = {"ok", "incomplete", "not_comparison"}
+# "error" is left out on purpose: a parser that raises on some input is a bug to find here.
+STATUSES = {"ok", "incomplete", "not_comparison", "unreadable"}
 FIELDS = {
+    "page",
     "title",
     "category",
     "name",
@@ -83,8 +85,10 @@ WORDS = [
 
 def assert_valid(result: ParseResult) -> None:
     assert result.status in STATUSES
-    if result.status == "not_comparison":
+    if result.status in ("not_comparison", "unreadable"):
         assert result.listings == [] and result.quotes == []
+    if result.status == "unreadable":
+        assert result.problems and result.problems[0].startswith("page: candidate comparison")
     if result.status == "ok":
         assert result.problems == []
         assert len(result.listings) == 2 and len(result.quotes) == 8

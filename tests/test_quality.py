@@ -115,3 +115,40 @@ def test_the_end_of_crawl_step_marks_near_duplicates(db: Database) -> None:
     edited = text.replace("word7", "seven")
     second = run(db, 2, {0: comparison("T0", "U0", quotes=[Quote(1, 1, edited)])})
     assert assess_crawl(db, second).near_duplicates == 1
+
+
+def test_an_unreadable_candidate_degrades_even_the_first_crawl(db: Database) -> None:
+    unreadable = ParseResult(
+        status="unreadable", parser="none", parser_version="1", problems=["page: candidate comparison"]
+    )
+    first = run(db, 1, {i: (unreadable if i < 12 else good(i)) for i in range(PAGES)})
+    report = assess_crawl(db, first)
+    assert report.degraded and report.previous_crawl_id is None
+    assert report.unreadable_count == 12
+    assert report.unreadable == sorted(url(i) for i in range(12))[:10]
+    assert report.reasons == [
+        "12 candidate comparison page(s) unreadable (parse_status 'unreadable'; silence a known "
+        f"non-comparison with an exclude pattern): {', '.join(report.unreadable)} (+2 more)"
+    ]
+    row = db.execute(
+        "SELECT pages_unreadable, parse_errors, unreadable_urls FROM crawls WHERE id = ?", [first]
+    ).fetchone()
+    assert row == (12, 0, json.dumps(report.unreadable))
+    # unreadable pages are not comparisons: the field statistics count the readable ones only
+    assert report.field_counts["complete"] == (PAGES - 12, PAGES - 12)
+
+
+def test_a_parse_error_degrades_and_drift_is_named(db: Database) -> None:
+    first = run(db, 1, {i: good(i) for i in range(PAGES)})
+    assert not assess_crawl(db, first).degraded
+    error = ParseResult(
+        status="error", parser="comparison", parser_version="1", problems=["page: parser error in x (E: y)"]
+    )
+    second = run(db, 2, {i: (error if i == 4 else good(i)) for i in range(PAGES)})
+    report = assess_crawl(db, second)
+    assert report.degraded
+    assert (report.parse_error_count, report.parse_errors) == (1, [url(4)])
+    assert report.drifted == [url(4)]
+    assert f"layout drift: 1 page(s) were comparisons and now are not: {url(4)}" in report.reasons
+    assert f"the parser raised on 1 page(s) (parse_status 'error'): {url(4)}" in report.reasons
+    assert db.execute("SELECT parse_errors FROM crawls WHERE id = ?", [second]).fetchone() == (1,)

@@ -101,7 +101,7 @@ def test_a_regressed_parser_exits_2_and_a_fixed_one_restores(
 
     run_reparse(archive, workers=1)
 
-    def regressed(html: str | bytes, url: str | None = None) -> ParseResult:
+    def regressed(html: str | bytes, url: str | None = None, was_comparison: bool = False) -> ParseResult:
         return ParseResult(status="not_comparison", parser="comparison", parser_version="9")
 
     monkeypatch.setattr(parsers, "parse_page", regressed)

@@ -374,6 +374,22 @@ def recognises(blocks: list[str]) -> bool:
     return any(title.at < last_stat for title in index.titles)
 
 
+def explain(blocks: list[str]) -> list[str]:
+    """What this layout looked for and did not find, for a page that reads as a comparison
+    elsewhere (its title or URL) but that ``recognises``/``parse`` did not read as one."""
+    index = _index(blocks)
+    missing = []
+    if not index.titles:
+        missing.append("title: no 'A vs B' title in the visible text")
+    if not index.panels:
+        missing.append("panel_ship_pct: no 'Panel ship' stat in the visible text")
+    if not index.scorecards:
+        missing.append("quotes: no 'Reviewer scorecard' heading in the visible text")
+    if not missing:
+        missing.append("title: no 'A vs B' title above the tool stats or the reviewer scorecard")
+    return missing
+
+
 # --- tools ---------------------------------------------------------------------------------------
 
 
