@@ -5,7 +5,10 @@ or the markup variants if the site is not generated), repeating each implementat
 seconds, and prints pages/s for:
 
 - ``lexbor text walk (ceiling)``: parse + lexbor's own C-level text extraction, no block logic;
-- ``parse_page (selectolax/lexbor)``: the real thing (text blocks + layout + prices);
+- ``parse_page (selectolax/lexbor)``: the real thing (text blocks + layout + prices + the
+  page's embedded data: every fixture page carries JSON-LD, read and cross-checked);
+- ``parse_page without embedded data``: the same minus parsers/embedded.py, so the ratio of the
+  two is what the second witness costs on pages that carry it;
 - ``BeautifulSoup (html.parser)``: a straightforward port: a BS4 walk into the same text blocks
   (same inline/hidden rules), then the very same layout code;
 - ``BeautifulSoup text walk``: the bare BS4 baseline of issue 8 (``get_text`` over the page);
@@ -37,6 +40,7 @@ from selectolax.lexbor import LexborHTMLParser
 from parsers import parse_page
 from parsers.layouts import comparison
 from parsers.model import ParseResult
+from parsers.registry import _parse_page
 from parsers.text_blocks import INLINE_TAGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +134,10 @@ def rates(
             return {name: done[name] / max(spent[name], 1e-9) for name in funcs}
 
 
+def parse_without_embedded(html: bytes) -> ParseResult:
+    return _parse_page(html, None, False)
+
+
 def _status(html: bytes) -> str:
     return parse_page(html).status
 
@@ -168,17 +176,22 @@ def main(argv: list[str] | None = None) -> int:
     # Other work on the machine slows pure-Python code far more than lexbor's C: say how busy it is.
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPU(s)")
 
-    fast = rates({"ceiling": lexbor_ceiling, "ours": parse_page}, pages, args.seconds, args.quick)
-    ceiling, ours = fast["ceiling"], fast["ours"]
+    legs = {"ceiling": lexbor_ceiling, "ours": parse_page, "plain": parse_without_embedded}
+    fast = rates(legs, pages, args.seconds, args.quick)
+    ceiling, ours, plain = fast["ceiling"], fast["ours"], fast["plain"]
+    marked = sum(bool(parse_page(p).embedded) for p in pages)
     slow = rates({"theirs": bs4_parse_page, "walk": bs4_text_walk}, pages, args.seconds, args.quick)
     theirs, walk = slow["theirs"], slow["walk"]
     print(f"{'lexbor text walk (ceiling)':34} {ceiling:10,.0f} pages/s")
     print(f"{'parse_page (selectolax/lexbor)':34} {ours:10,.0f} pages/s")
+    print(f"{'parse_page without embedded data':34} {plain:10,.0f} pages/s")
     print(f"{'BeautifulSoup (html.parser)':34} {theirs:10,.0f} pages/s")
     print(f"{'BeautifulSoup text walk':34} {walk:10,.0f} pages/s")
     print(f"ratio parse_page / BeautifulSoup: {ours / theirs:.1f}x")
     print(f"ratio parse_page / BeautifulSoup text walk: {ours / walk:.1f}x")
     print(f"ratio parse_page / lexbor ceiling: {ours / ceiling:.2f}")
+    cost = f"{ours / plain:.2f} ({marked} of {len(pages)} pages carry some)"
+    print(f"ratio parse_page / parse_page without embedded data: {cost}")
     if not args.quick:
         processes = os.cpu_count() or 1
         pooled = pool_rate(pages, args.seconds, processes)

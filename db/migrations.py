@@ -386,6 +386,35 @@ def m0010_never_silent(db: Database) -> None:
     )
 
 
+@step("0011_embedded_data")
+def m0011_embedded_data(db: Database) -> None:
+    """A page's embedded data (JSON-LD, microdata, Next.js, Nuxt) per snapshot, and the fields
+    it states otherwise than the visible text (issue 13 §3)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE snapshot_embedded (
+            snapshot_id INTEGER NOT NULL REFERENCES snapshots(id),
+            kind TEXT NOT NULL,               -- json-ld, microdata, next-data, nuxt-data, error
+            data TEXT NOT NULL,               -- JSON list of the items of that kind
+            PRIMARY KEY (snapshot_id, kind)
+        );
+        CREATE TABLE embedded_disagreements (
+            snapshot_id INTEGER NOT NULL REFERENCES snapshots(id),
+            source TEXT NOT NULL,             -- the kind of embedded data
+            field TEXT NOT NULL,              -- title, tool_names, entry_price
+            position INTEGER,                 -- the tool's position, for entry_price
+            visible TEXT,                     -- what the visible text says
+            embedded TEXT                     -- what the embedded data says
+        );
+        CREATE INDEX idx_embedded_disagreements_snapshot ON embedded_disagreements(snapshot_id);
+        """,
+    )
+    from db.views import create_views
+
+    create_views(db, ["field_disagreements"])
+
+
 def run_script(db: Database, script: str) -> None:
     """Run `script` statement by statement, inside the caller's transaction.
 

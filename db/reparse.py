@@ -32,6 +32,7 @@ from typing import Any
 
 from db.archive import connect_read_only, open_archive
 from db.change_log import rebuild as rebuild_changes
+from db.embedded import EmbeddedRows
 from db.identity import comparison_id
 from db.ingest import IngestItem, ingest
 from db.snapshots import decompress, existing_keys
@@ -231,6 +232,10 @@ def _rebuild(db: Any, results: list[Reparsed], columns: dict[str, list[str]]) ->
             "parse_hash = :parse_hash WHERE id = :id",
             [{**r.columns, "id": r.snapshot_id} for r in results],
         )
+        embedded = EmbeddedRows()
+        for r in results:
+            embedded.add(r.snapshot_id, r.parse)
+        embedded.write(conn, replace=True)
         for table, _, _ in _DERIVED:
             conn.execute(f"DELETE FROM temp.{table}")
         gone = conn.execute(

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 from db.archive import transaction
 from db.change_log import ChangeRecorder
+from db.embedded import EmbeddedRows
 from db.fetch_log import FetchLog
 from db.identity import page_id
 from db.ingest import IngestItem, Revisit, ingest, revisit
@@ -306,6 +307,7 @@ class ArchiveWriter:
         others: list[tuple[Any, ...]] = []
         gone: list[tuple[Any, ...]] = []
         snapshots: list[tuple[Any, ...]] = []
+        embedded = EmbeddedRows()
         bodies: dict[str, bytes] = {}
         seen_again: list[tuple[str, str]] = []  # (page id, fetched_at) of unchanged pages
         for result, parse, pid in run:
@@ -363,6 +365,8 @@ class ArchiveWriter:
             )
             if parse is not None:
                 items.append(IngestItem(final, parse, next_snapshot, crawl_id, seen, seen))
+                if parse.embedded:
+                    embedded.add(next_snapshot, parse)
                 if parse.status in ("unreadable", "error"):
                     counts[parse.status] += 1
             next_snapshot += 1
@@ -379,6 +383,7 @@ class ArchiveWriter:
                 [(sha, len(body), compress(body)) for sha, body in bodies.items() if sha not in known],
             )
         conn.executemany(_SNAPSHOT_INSERT, snapshots)
+        embedded.write(conn)
         if seen_again:
             self._seen_again(conn, seen_again, visits)
         return next_snapshot

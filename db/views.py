@@ -264,6 +264,22 @@ FROM changes ch
 JOIN crawls cr ON cr.id = ch.crawl_id
 GROUP BY cr.id, ch.kind
 """,
+    "field_disagreements": """
+SELECT
+    s.crawl_id,
+    cr.site,
+    s.id AS snapshot_id,
+    s.url,
+    s.fetched_at,
+    d.source,
+    d.field,
+    d.position AS tool_position,
+    d.visible,
+    d.embedded
+FROM embedded_disagreements d
+JOIN snapshots s ON s.id = d.snapshot_id
+LEFT JOIN crawls cr ON cr.id = s.crawl_id
+""",
 }
 
 

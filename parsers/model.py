@@ -102,6 +102,11 @@ class ParseResult:
     listings: list[Listing] = field(default_factory=list)
     quotes: list[Quote] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: The page's embedded data (parsers/embedded.py: JSON-LD, microdata, Next.js, Nuxt) and
+    #: where it disagrees with the visible text. Neither is part of ``to_dict`` or the parse's
+    #: fingerprint: the visible text is the record; these are a second witness.
+    embedded: list[Any] = field(default_factory=list)
+    disagreements: list[Any] = field(default_factory=list)
 
     @property
     def is_comparison(self) -> bool:

@@ -18,7 +18,7 @@ from functools import cache
 from types import ModuleType
 from typing import Protocol, cast
 
-from parsers import layouts
+from parsers import embedded, layouts
 from parsers.model import ParseResult
 from parsers.text_blocks import text_blocks
 
@@ -99,8 +99,22 @@ def parse_page(html: str | bytes, url: str | None = None, was_comparison: bool =
 
     ``url`` (its path may read ``a-vs-b``) and ``was_comparison`` (an earlier snapshot of the
     URL parsed as a comparison: the archive knows) make a page no layout read ``unreadable``
-    rather than ``not_comparison``.
+    rather than ``not_comparison``. A page that carries embedded data (JSON-LD, microdata,
+    ``__NEXT_DATA__``, ``__NUXT_DATA__``) also gets it in ``embedded``, cross-checked against
+    the visible text in ``disagreements``; other pages pay one substring search per marker.
     """
+    result = _parse_page(html, url, was_comparison)
+    try:
+        found = result.embedded = embedded.read_embedded(html)
+        if found and result.is_comparison:
+            result.disagreements = embedded.cross_check(result, found)
+    except Exception as error:  # kept with the page, not a parse failure
+        detail = f"{type(error).__name__}: {error}"[:300]
+        result.embedded = [embedded.Embedded("error", [{"@error": detail}])]
+    return result
+
+
+def _parse_page(html: str | bytes, url: str | None, was_comparison: bool) -> ParseResult:
     try:
         blocks = text_blocks(html)
     except Exception as error:  # lexbor or decoding failure on hostile bytes

@@ -21,3 +21,4 @@ def test_bench_parse_smoke() -> None:
     assert run.returncode == 0, run.stderr
     assert "pages/s" in run.stdout
     assert "ratio parse_page / BeautifulSoup" in run.stdout
+    assert "ratio parse_page / parse_page without embedded data" in run.stdout

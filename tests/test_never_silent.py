@@ -186,3 +186,50 @@ def test_the_writer_stores_and_counts_parse_errors(
     )
     assert "  parse errors (2):" in summary
     assert "https://example.test/a: page: parser error in comparison.recognises (KeyError: 'boom')" in summary
+
+
+def _serve_one(root: Path, path: str, html: str) -> None:
+    (root / path).parent.mkdir(parents=True, exist_ok=True)
+    (root / path).write_text(html, encoding="utf-8")
+    links = f'<a href="/{path.removesuffix("index.html")}">the page</a>'
+    home = f"<!doctype html><title>Home</title><h1>Home</h1>{links}"
+    (root / "index.html").write_text(home, encoding="utf-8")
+
+
+def test_react_title_split_by_comments_is_read_or_flagged_never_lost(tmp_path: Path) -> None:
+    """React server output puts `<!-- -->` between text pieces: `{a} vs {b}` in JSX. Whatever
+    the text reader makes of it, the page is either read as the comparison or flagged."""
+    page = COMPARISON.read_text(encoding="utf-8")
+    react = page.replace(
+        ">Cellwise vs QueryPilot</h1>", ">Cellwise<!-- --> <!-- -->vs<!-- --> <!-- -->QueryPilot</h1>"
+    )
+    assert react != page
+    _serve_one(tmp_path / "site", "compare/cellwise-vs-querypilot/index.html", react)
+    with StaticServer(tmp_path / "site") as server:
+        code, output = run(server.origin, tmp_path / "a.db")
+        url = f"{server.origin}/compare/cellwise-vs-querypilot/"
+    status = dict(rows(tmp_path / "a.db", "SELECT url, parse_status FROM snapshots"))[url]
+    assert (status, code) in {("ok", 0), ("unreadable", 2)}, output
+    if status == "ok":
+        assert rows(tmp_path / "a.db", "SELECT title FROM comparisons") == [("Cellwise vs QueryPilot",)]
+    else:
+        assert f"    {url}\n" in output
+
+
+def test_json_ld_that_disagrees_on_a_price_is_kept_and_listed(tmp_path: Path) -> None:
+    offer = {"@type": "Product", "name": "QueryPilot", "offers": {"@type": "Offer", "price": "15.00"}}
+    script = f'<script type="application/ld+json">{json.dumps(offer)}</script>'
+    page = COMPARISON.read_text(encoding="utf-8").replace("</head>", script + "</head>", 1)
+    _serve_one(tmp_path / "site", "compare/cellwise-vs-querypilot/index.html", page)
+    with StaticServer(tmp_path / "site") as server:
+        code, output = run(server.origin, tmp_path / "a.db")
+        url = f"{server.origin}/compare/cellwise-vs-querypilot/"
+    assert code == 0, output  # a disagreement is a signal, not a failure
+    compare = "SELECT url, parse_status FROM snapshots WHERE url LIKE '%/compare/%'"
+    assert rows(tmp_path / "a.db", compare) == [(url, "ok")]
+    sql = "SELECT url, source, field, tool_position, visible, embedded FROM field_disagreements"
+    listed = rows(tmp_path / "a.db", sql)
+    assert listed == [(url, "json-ld", "entry_price", 2, "$12/user/mo", "15.00")]
+    kept = rows(tmp_path / "a.db", "SELECT kind, data FROM snapshot_embedded")
+    assert [kind for kind, _ in kept] == ["json-ld"]
+    assert offer in json.loads(kept[0][1])  # the page's own JSON-LD and the one added here
