@@ -43,6 +43,12 @@ def format_parse_result(result: ParseResult) -> str:
         lines += ["", f"scorecard: {len(result.quotes)} quotes"]
         for quote in result.quotes:
             lines.append(f"  seat {quote.reviewer_seat} · tool {quote.position}: {_short(quote.text, 70)}")
+    if result.embedded:
+        kinds = ", ".join(f"{item.kind} ({len(item.data)})" for item in result.embedded)
+        lines += ["", f"embedded data: {kinds}"]
+        for d in result.disagreements:
+            where = f" (tool {d.position})" if d.position else ""
+            lines.append(f"  disagrees on {d.field}{where}: text {d.visible!r}, {d.source} {d.embedded!r}")
     if result.problems:
         lines += ["", f"problems ({len(result.problems)}):"]
         lines += [f"  - {problem}" for problem in result.problems]

@@ -183,3 +183,12 @@ def test_bytes_and_text_read_alike() -> None:
     as_text, as_bytes = parse_page(page), parse_page(page.encode("utf-8"))
     assert as_text.embedded == as_bytes.embedded and as_text.disagreements == as_bytes.disagreements
     assert len(as_text.disagreements) == 1
+
+
+def test_verdicts_parse_shows_the_embedded_data_and_what_disagrees() -> None:
+    from parsers import format_parse_result
+
+    products = [{"@type": "Product", "name": "QueryPilot", "offers": {"price": "19"}}]
+    text = format_parse_result(parse_page(with_head(json_ld(products))))
+    assert "embedded data: json-ld (2)" in text
+    assert "  disagrees on entry_price (tool 2): text '$12/user/mo', json-ld '19'" in text
