@@ -192,3 +192,36 @@ def test_verdicts_parse_shows_the_embedded_data_and_what_disagrees() -> None:
     text = format_parse_result(parse_page(with_head(json_ld(products))))
     assert "embedded data: json-ld (2)" in text
     assert "  disagrees on entry_price (tool 2): text '$12/user/mo', json-ld '19'" in text
+
+
+def test_store_keeps_the_json_and_reparse_rewrites_it(tmp_path: Path) -> None:
+    """The crawl's write path stores both tables; `reparse --force` rebuilds them (also for an
+    archive crawled before the reader existed)."""
+    from db.archive import open_archive
+    from db.reparse import run_reparse
+    from db.store import ArchiveWriter
+    from tests.archive_factory import at, fetched
+
+    products = [{"@type": "Product", "name": "QueryPilot", "offers": {"price": "19"}}]
+    html = with_head(json_ld(products))
+    url = "https://example.test/compare/cellwise-vs-querypilot/"
+    db = open_archive(tmp_path / "a.db")
+    ArchiveWriter(db, None).store([(fetched(url, html, at(1)), parse_page(html, url))])
+
+    def stored() -> tuple[list[tuple], list[tuple]]:
+        kept = db.execute("SELECT kind, json_array_length(data) FROM snapshot_embedded").fetchall()
+        listed = db.execute("SELECT url, field, visible, embedded FROM field_disagreements").fetchall()
+        return kept, listed
+
+    expected = ([("json-ld", 2)], [(url, "entry_price", "$12/user/mo", "19")])
+    assert stored() == expected
+    db.execute("DELETE FROM snapshot_embedded")
+    db.execute("DELETE FROM embedded_disagreements")
+    db.conn.commit()
+    db.close()
+    assert run_reparse(tmp_path / "a.db", force=True, workers=1) == 0
+    db = open_archive(tmp_path / "a.db")
+    assert stored() == expected
+    assert run_reparse(tmp_path / "a.db", force=True, workers=1) == 0  # no duplicates
+    assert stored() == expected
+    db.close()
