@@ -130,6 +130,8 @@ def parse_fingerprint(parse: ParseResult) -> str:
         [(q.position, q.reviewer_seat, q.text) for q in parse.quotes],
         parse.problems,
     )
+    if parse.disagreements:  # (only then: the fingerprints of every other page stay as they were)
+        record += ([(d.source, d.field, d.position, d.visible, d.embedded) for d in parse.disagreements],)
     return hashlib.sha256(repr(record).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
