@@ -159,7 +159,7 @@ def test_snapshots_from_before_the_fetch_log_export_with_marked_synthesised_head
     assert req_http.get_header("Host") == "example.test"
 
 
-GZIPPED = b"<html><body><h1>Alpha vs Beta</h1>" + b"<p>padding</p>" * 200 + b"</body></html>"
+GZIPPED = b"<html><body><h1>Alpha and Beta</h1>" + b"<p>padding</p>" * 200 + b"</body></html>"
 
 
 @pytest.fixture
