@@ -41,8 +41,20 @@ from crawler.static_server import StaticServer  # noqa: E402
 
 PY = sys.executable
 
-FLOOR = """
-import sys, time
+#: Every measured process reports its own peak RSS (VmHWM) as it exits: the rusage of a
+#: child counts the pages it shared with this process at fork, before its exec.
+HWM = """
+import atexit, sys
+def _hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            print("VmHWM", line.split()[1], file=sys.stderr, flush=True)
+atexit.register(_hwm)
+"""
+FLOOR = (
+    HWM
+    + """
+import time
 from warcio.archiveiterator import ArchiveIterator
 started, records = time.perf_counter(), 0
 with open(sys.argv[1], "rb") as fh:
@@ -51,6 +63,8 @@ with open(sys.argv[1], "rb") as fh:
         records += 1
 print(records, time.perf_counter() - started)
 """
+)
+CLI = HWM + "from crawler.cli import cli\nsys.argv[0] = 'verdicts'\ncli()\n"
 
 
 @dataclass
@@ -66,17 +80,17 @@ def run(command: list[str], log: Path) -> Run:
     started = time.perf_counter()
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
+        code = proc.wait()
     seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
     text = log.read_text(encoding="utf-8", errors="replace")
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(command[:4])} failed ({proc.returncode}):\n{text[-2000:]}")
-    return Run(seconds, usage.ru_maxrss / 1024, text)
+    if code != 0:
+        raise SystemExit(f"{' '.join(command[:4])} failed ({code}):\n{text[-2000:]}")
+    peaks = [int(line.split()[1]) for line in text.splitlines() if line.startswith("VmHWM ")]
+    return Run(seconds, max(peaks, default=0) / 1024, text)
 
 
 def verdicts(*args: str) -> list[str]:
-    return [PY, "-m", "crawler.cli", *args]
+    return [PY, "-c", CLI, *args]
 
 
 def measure(pages: int, work: Path, quick: bool) -> dict[str, float]:
@@ -93,7 +107,7 @@ def measure(pages: int, work: Path, quick: bool) -> dict[str, float]:
     warc = folder / "archive.warc.gz"
     export = run(verdicts("warc", "export", "--db", str(db), "--output", str(warc)), folder / "export.log")
     floor = run([PY, "-c", FLOOR, str(warc)], folder / "floor.log")
-    records, floor_seconds = floor.output.split()[:2]
+    records, floor_seconds = next(line for line in floor.output.splitlines() if line[:1].isdigit()).split()
     imported = run(
         verdicts("warc", "import", str(warc), "--db", str(folder / "imported.db")), folder / "import.log"
     )
@@ -116,7 +130,7 @@ def measure(pages: int, work: Path, quick: bool) -> dict[str, float]:
         flush=True,
     )
     if quick:
-        print(imported.output.strip().splitlines()[0])
+        print(next(line for line in imported.output.splitlines() if line.startswith("records read")))
     return facts
 
 

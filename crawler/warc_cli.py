@@ -43,7 +43,7 @@ def run_export(db_path: Path, output: Path, *, site: str | None, since: str | No
     """Export with a progress bar and a one-line summary."""
     from rich.progress import Progress
 
-    from db.archive import open_current
+    from db.archive import ArchiveError, open_current
     from db.snapshots import SnapshotNotFound, normalise_time
     from db.warc.export import count_captures, export_warc
 
@@ -54,13 +54,18 @@ def run_export(db_path: Path, output: Path, *, site: str | None, since: str | No
             raise click.ClickException(str(error).replace("--at", "--since")) from error
     if not output.parent.is_dir():
         raise click.ClickException(f"The folder of {output} does not exist.")
-    open_current(db_path).close()  # an archive made before the fetch log gets its tables
-    total = count_captures(db_path)
-    with Progress(transient=True, console=_stderr()) as progress:
-        task = progress.add_task("exporting", total=total)
-        report = export_warc(
-            db_path, output, site=site, since=since, progress=lambda n: progress.advance(task, n)
-        )
+    try:
+        open_current(db_path).close()  # an archive made before the fetch log gets its tables
+        total = count_captures(db_path)
+        with Progress(transient=True, console=_stderr()) as progress:
+            task = progress.add_task("exporting", total=total)
+            report = export_warc(
+                db_path, output, site=site, since=since, progress=lambda n: progress.advance(task, n)
+            )
+    except ArchiveError as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"Could not write {output}: {error.strerror or error}.") from None
     click.echo(
         f"{report.records} records written to {report.output} ({report.responses} responses, "
         f"{report.revisits} revisits, {report.synthesised} with synthesised heads); index {report.index}",
@@ -72,14 +77,27 @@ def run_import(db_path: Path, paths: tuple[Path, ...]) -> int:
     """Import with a progress bar (records read) and a summary; the exit status."""
     from rich.progress import Progress
 
+    from crawler.lock import ArchiveLock, CrawlLocked
+    from db.archive import ArchiveError
     from db.warc.importer import import_warcs
 
-    total = sum(path.stat().st_size for path in paths)
-    with Progress(transient=True, console=_stderr()) as progress:
-        task = progress.add_task("reading records", total=None if total else 0)
-        report = import_warcs(
-            db_path, paths, parse_capture, canonical_url, progress=lambda n: progress.advance(task, n)
-        )
+    lock = ArchiveLock(db_path)
+    try:
+        lock.acquire()  # an import writes as a crawl does: one writer at a time
+    except CrawlLocked as error:
+        raise click.ClickException(f"{error}; import when it has finished.") from None
+    except OSError as error:
+        raise click.ClickException(f"The archive {db_path} is not writable: {error.strerror}.") from None
+    try:
+        with Progress(transient=True, console=_stderr()) as progress:
+            task = progress.add_task("reading records", total=None)
+            report = import_warcs(
+                db_path, paths, parse_capture, canonical_url, progress=lambda n: progress.advance(task, n)
+            )
+    except ArchiveError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        lock.release()
     click.echo(report.summary())
     if report.errors:
         click.echo(f"Error: {len(report.errors)} file(s) could not be read to the end (see above).", err=True)

@@ -248,3 +248,26 @@ def test_a_wget_warc_of_the_bundled_site_imports_as_crawling_it(tmp_path: Path) 
     assert code == 0, output
     assert facts(imported, times=False) == facts(crawled, times=False)
     assert count(imported, "SELECT count(*) FROM comparisons") > 30
+
+
+def test_bad_input_gets_one_clear_sentence(tmp_path: Path) -> None:
+    from crawler.lock import ArchiveLock
+
+    text = tmp_path / "notes.warc.gz"
+    text.write_text("not a web archive\n")
+    db_path = tmp_path / "a.db"
+    code, output = run_import(db_path, text)
+    assert code == 1 and "notes.warc.gz: unreadable from byte offset 0" in output
+    assert "Traceback" not in output
+    with ArchiveLock(db_path):
+        result = CliRunner().invoke(cli, ["warc", "import", str(text), "--db", str(db_path)])
+    assert result.exit_code == 1 and "another crawl is running" in result.output
+    result = CliRunner().invoke(
+        cli, ["warc", "export", "--db", str(db_path), "--output", str(tmp_path / "no" / "x.warc.gz")]
+    )
+    assert result.exit_code == 1 and "does not exist" in result.output
+    output = str(tmp_path / "x.warc.gz")
+    result = CliRunner().invoke(
+        cli, ["warc", "export", "--db", str(db_path), "-o", output, "--since", "soon"]
+    )
+    assert result.exit_code == 1 and "--since 'soon' is not an ISO 8601 time" in result.output

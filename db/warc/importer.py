@@ -91,6 +91,7 @@ CREATE TEMP TABLE IF NOT EXISTS warc_captures (
     last_modified TEXT
 );
 CREATE TEMP TABLE IF NOT EXISTS warc_digests (sha1 TEXT PRIMARY KEY, sha256 TEXT NOT NULL);
+CREATE TEMP TABLE IF NOT EXISTS warc_comparisons (id TEXT PRIMARY KEY, kind TEXT NOT NULL);
 """
 
 
@@ -292,72 +293,69 @@ ORDER BY fetched_at DESC, id DESC
 
 
 class _Applier:
-    """Pass 2: captures in date order become snapshots and parsed rows."""
+    """Pass 2: captures in date order become snapshots and parsed rows.
+
+    Parses are ingested and revisits applied a batch at a time, as the crawl's writer
+    does (db/store.py); a page met twice in a batch first flushes what is held, so each
+    capture sees what the one before it wrote.
+    """
 
     def __init__(self, conn: sqlite3.Connection, report: ImportReport, parse: Parser) -> None:
         self.conn = conn
         self.report = report
         self.parse = parse
         self.items: list[IngestItem] = []
-        self.seen_comparisons: set[str] = set()
+        self.visits: list[Revisit] = []
+        self.pages: set[str] = set()  # page ids held in this batch
 
     def apply(self, row: tuple[Any, ...]) -> None:
         at, url, sha, status, content_type, etag, modified = row
         conn = self.conn
         pid = page_id(url)
+        if pid in self.pages:
+            self.flush()
         snapshots = conn.execute(_SNAPSHOTS_OF_PAGE, [pid]).fetchall()
-        before = [s for s in snapshots if s[2] <= at]
-        previous = before[0] if before else None
+        previous = next((s for s in snapshots if s[2] <= at), None)  # the snapshot in force then
         if previous is not None and previous[1] == sha and previous[3] >= at:
             self.report.skipped["already in the archive"] += 1
             return
         self.report.html += 1
-        body = _read_body(conn, sha)
-        parse, encoding = self.parse(body, content_type, url)  # None when the parser failed
+        self.pages.add(pid)
         conn.execute(_PAGE_UPSERT, [pid, url, host_of(url), at, status, content_type, etag, modified, sha])
         if previous is not None and previous[1] == sha:  # seen again with the same body
             snapshot_id = previous[0]
             conn.execute("UPDATE snapshots SET last_seen = max(last_seen, ?) WHERE id = ?", [at, snapshot_id])
-            if previous is snapshots[0]:  # the current body: its rows move on, as a re-crawl moves them
-                self.flush()
-                revisit(conn, [Revisit(url, previous[3], at, None)])
+            if previous is snapshots[0]:  # the current body: its rows move on, as a re-crawl's 304 moves them
+                self.visits.append(Revisit(url, previous[3], at, None))
                 return
+            parse, _ = self.parse(_read_body(conn, sha), content_type, url)
         else:
+            parse, encoding = self.parse(_read_body(conn, sha), content_type, url)  # None: parser failed
             snapshot_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM snapshots").fetchone()[0]
-            conn.execute(
-                _SNAPSHOT_INSERT,
-                (
-                    snapshot_id,
-                    pid,
-                    url,
-                    None,
-                    at,
-                    status,
-                    content_type,
-                    etag,
-                    modified,
-                    encoding,
-                    sha,
-                    at,
-                    None,
-                    *parse_values(parse),
-                ),
-            )
+            values = (pid, url, None, at, status, content_type, etag, modified, encoding, sha, at, None)
+            conn.execute(_SNAPSHOT_INSERT, (snapshot_id, *values, *parse_values(parse)))
             self.report.snapshots_new += 1
         if parse is not None and parse.is_comparison:
             cid = comparison_id(url)
             first = conn.execute("SELECT first_seen FROM comparisons WHERE id = ?", [cid]).fetchone()
-            if first is None and cid not in self.seen_comparisons:
-                self.report.comparisons_new += 1
-            elif first is not None and at < first[0] and cid not in self.seen_comparisons:
-                self.report.comparisons_backfilled += 1
-            self.seen_comparisons.add(cid)
+            if first is None:
+                conn.execute("INSERT OR IGNORE INTO temp.warc_comparisons VALUES (?, 'new')", [cid])
+            elif at < first[0]:
+                conn.execute("INSERT OR IGNORE INTO temp.warc_comparisons VALUES (?, 'back-filled')", [cid])
             self.items.append(IngestItem(url, parse, snapshot_id, None, at, at))
 
     def flush(self) -> None:
         if self.items:
             ingest(self.conn, self.items)
-        self.items = []
+        if self.visits:
+            revisit(self.conn, self.visits)
+        self.items, self.visits, self.pages = [], [], set()
+
+    def count(self) -> None:
+        """Comparisons new and back-filled, into the report."""
+        counts = dict(self.conn.execute("SELECT kind, count(*) FROM temp.warc_comparisons GROUP BY kind"))
+        self.report.comparisons_new = counts.get("new", 0)
+        self.report.comparisons_backfilled = counts.get("back-filled", 0)
 
 
 _SNAPSHOT_INSERT = """
@@ -421,6 +419,7 @@ def import_warcs(
                     applier.apply(row[2:])
                 applier.flush()
             last = (rows[-1][0], rows[-1][1])
+        applier.count()
         if report.snapshots_new:
             from db.near_duplicates import mark_near_duplicates
 
