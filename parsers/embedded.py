@@ -306,6 +306,8 @@ def _visit(
             if type(item) is dict or type(item) is list:
                 _visit(item, facts, tools, typed, parent, depth + 1)
         return
+    if type(value) is not dict:  # a scalar at the top (JSON-LD `null`, a devalue root of 1)
+        return
     kinds = _kinds(value)
     plain = not (typed or kinds)
     name = value.get("name")

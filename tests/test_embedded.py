@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from parsers import embedded as e
 from parsers import parse_page
@@ -225,3 +227,31 @@ def test_store_keeps_the_json_and_reparse_rewrites_it(tmp_path: Path) -> None:
     assert run_reparse(tmp_path / "a.db", force=True, workers=1) == 0  # no duplicates
     assert stored() == expected
     db.close()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10) | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["@type", "name", "price", "offers", "title", "tools", "x"]), inner)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(JSON, st.lists(JSON, min_size=1, max_size=8))
+def test_any_embedded_json_is_read_and_checked_without_raising(data: object, flat: list) -> None:
+    """The reader and the cross-check themselves (not through `parse_page`, which would catch
+    what they raise): any JSON, and any array as devalue data, is read or kept as an error."""
+    scripts = (
+        f'<script type="application/ld+json">{json.dumps(data)}</script>'
+        f'<script id="__NEXT_DATA__" type="application/json">{json.dumps(data)}</script>'
+        f'<script id="__NUXT_DATA__" type="application/json">{json.dumps(flat)}</script>'
+    )
+    found = e.read_embedded(with_head(scripts))
+    assert [item.kind for item in found] == ["json-ld", "next-data", "nuxt-data"]
+    for item in found:
+        json.dumps(item.data)  # what the archive stores
+    visible = parse_page(PAGE)
+    assert all(d.field in ("title", "tool_names", "entry_price") for d in e.cross_check(visible, found))
