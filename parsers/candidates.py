@@ -53,10 +53,18 @@ def reads_as_comparison(text: str | None) -> bool:
 
 def path_reads_as_comparison(url: str | None) -> bool:
     """Does a segment of the URL's path read ``a-vs-b``?"""
-    if not url:
+    path = _path(url)
+    if not path:
         return False
-    path = unquote(urlsplit(url).path)
     return any(_VS_PATH.fullmatch(segment) for segment in path.split("/") if segment)
+
+
+def _path(url: str | None) -> str:
+    """The URL's path, unquoted ("" for none, or a URL too broken to split)."""
+    try:
+        return unquote(urlsplit(url).path) if url else ""
+    except ValueError:  # "http://[::1/x": an unclosed IPv6 host
+        return ""
 
 
 def _text(html: str | bytes) -> str:
@@ -86,7 +94,7 @@ def comparison_signals(html: str | bytes, url: str | None) -> list[str]:
     if reads_as_comparison(heading):
         signals.append(f"its first heading reads {heading!r}")
     if path_reads_as_comparison(url):
-        signals.append(f"its URL path reads {urlsplit(url or '').path!r}")
+        signals.append(f"its URL path reads {_path(url)!r}")
     return signals
 
 

@@ -133,7 +133,7 @@ def _parse_page(html: str | bytes, url: str | None, was_comparison: bool) -> Par
         except Exception as error:
             return error_result(layout.NAME, layout.VERSION, f"{layout.NAME}.parse", error)
         if result.status == "not_comparison":
-            return _candidate(html, url, was_comparison, blocks, result)
+            return _checked_candidate(html, url, was_comparison, blocks, result)
         if ends_mid_document(html):
             result.problems.append(f"{_last_field(result)}: page ends mid-text (truncated)")
             result.status = "incomplete"
@@ -141,7 +141,16 @@ def _parse_page(html: str | bytes, url: str | None, was_comparison: bool) -> Par
     if crashed is not None:
         return crashed
     result = ParseResult(status="not_comparison", parser=NO_LAYOUT, parser_version=REGISTRY_VERSION)
-    return _candidate(html, url, was_comparison, blocks, result)
+    return _checked_candidate(html, url, was_comparison, blocks, result)
+
+
+def _checked_candidate(
+    html: str | bytes, url: str | None, was_comparison: bool, blocks: list[str], result: ParseResult
+) -> ParseResult:
+    try:
+        return _candidate(html, url, was_comparison, blocks, result)
+    except Exception as error:  # never a quiet not_comparison, never raised
+        return error_result(result.parser, result.parser_version, "the candidate check", error)
 
 
 def _candidate(

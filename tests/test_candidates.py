@@ -134,3 +134,27 @@ def test_layout_functions_never_raise_on_any_blocks(blocks: list[str]) -> None:
     result = comparison.parse(blocks)
     assert result.status in ("ok", "incomplete", "not_comparison")
     assert all(isinstance(p, str) for p in comparison.explain(blocks))
+
+
+def test_a_broken_url_is_no_signal_and_never_raises() -> None:
+    assert not c.path_reads_as_comparison("http://[::1/compare/a-vs-b")
+    assert parse_page("<p>x</p>", url="http://[::1/compare/a-vs-b").status == "not_comparison"
+
+
+def test_a_crash_in_the_candidate_check_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(html: object, url: object) -> list[str]:
+        raise UnicodeError("odd bytes")
+
+    monkeypatch.setattr(c, "comparison_signals", boom)
+    result = parse_page("<h1>About</h1>")
+    assert result.status == "error"
+    assert result.problems == ["page: parser error in the candidate check (UnicodeError: odd bytes)"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300), st.text(max_size=60))
+def test_candidate_readers_never_raise(html: str, url: str) -> None:
+    """The module's functions directly (the registry would turn an exception into an error)."""
+    c.comparison_signals(html, url)
+    c.comparison_signals(html.encode("utf-8", "surrogatepass"), "http://x.test/" + url)
+    c.client_rendered(html, [html])
