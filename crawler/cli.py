@@ -20,6 +20,7 @@ from crawler import __version__
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_DB = "archive.db"
+DEFAULT_LOCK_TIMEOUT = 60.0  # db.lock.DEFAULT_TIMEOUT, without importing db/ for --help
 
 
 def db_option(func: F) -> F:
@@ -57,6 +58,18 @@ def config_option(func: F) -> F:
     )(func)
 
 
+def lock_timeout_option(default: float | None = DEFAULT_LOCK_TIMEOUT) -> Callable[[F], F]:
+    """`--lock-timeout SECONDS`: how long a writing command waits for another's archive lock
+    (None: verdicts.toml's `lock_timeout` or the default applies)."""
+    return click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0.0),
+        default=default,
+        help="Seconds to wait while another command writes to the archive (0: fail at once) "
+        f"[{DEFAULT_LOCK_TIMEOUT:g}].",
+    )
+
+
 def crawl_options(func: F) -> F:
     """Flags shared by `crawl` and `schedule`; each overrides verdicts.toml."""
     options = [
@@ -66,7 +79,14 @@ def crawl_options(func: F) -> F:
         click.option("--user-agent", help="User-Agent header (names the tool and a contact URL)."),
         click.option("--include", multiple=True, help="Only URLs matching this regex (repeatable)."),
         click.option("--exclude", multiple=True, help="Skip URLs matching this regex (repeatable)."),
-        click.option("--max-pages", type=int, help="Stop after this many fetches."),
+        click.option("--max-pages", type=int, help="Stop after this many fetches (the next crawl resumes)."),
+        lock_timeout_option(None),
+        click.option(
+            "--durability",
+            type=click.Choice(["normal", "full"]),
+            help="normal: a power loss may lose the last commits, never consistency; "
+            "full: sync every commit (slower) [normal].",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -81,15 +101,19 @@ def _given(db_path: Path) -> Path | None:
 
 class ArchiveGroup(click.Group):
     """The command group; an archive that cannot be opened (`db.archive.ArchiveError`: not
-    SQLite, truncated, written by a newer version) is a one-sentence error, never a traceback."""
+    SQLite, truncated, written by a newer version) or that another command is writing to
+    (`db.lock.ArchiveLocked`) is a one-sentence error, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from db.archive import ArchiveError
+        from db.lock import ArchiveLocked
 
         try:
             return super().invoke(ctx)
         except ArchiveError as error:
             raise click.ClickException(str(error)) from error
+        except ArchiveLocked as error:
+            raise click.ClickException(f"{error}.") from error
 
 
 @click.group(cls=ArchiveGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -182,15 +206,27 @@ def schedule(db_path: Path, config_path: Path | None, run_now: bool, **flags: An
     show_default=True,
     help="Seconds a download may wait on a client that accepts nothing before it is dropped.",
 )
+@lock_timeout_option()
 def serve(
-    db_path: Path, host: str, port: int, immutable: bool, max_downloads: int, stall_timeout: float
+    db_path: Path,
+    host: str,
+    port: int,
+    immutable: bool,
+    max_downloads: int,
+    stall_timeout: float,
+    lock_timeout: float,
 ) -> None:
-    """Publish the archive with Datasette (read-only, with the project's metadata)."""
+    """Publish the archive with Datasette (read-only, with the project's metadata).
+
+    An archive made by an older version is upgraded first, under the archive lock.
+    """
     from db.publish import serve as serve_archive
     from db.publish_stream import Downloads
 
     downloads = Downloads(max_streams=max_downloads, stall_seconds=stall_timeout)
-    serve_archive(db_path, host=host, port=port, immutable=immutable, downloads=downloads)
+    serve_archive(
+        db_path, host=host, port=port, immutable=immutable, downloads=downloads, lock_timeout=lock_timeout
+    )
 
 
 @cli.command()
@@ -256,11 +292,15 @@ def parse(source: str, as_json: bool) -> None:
 @existing_db_option
 @click.option("--force", is_flag=True, help="Rewrite every outcome, not only changed ones.")
 @click.option("--workers", type=int, default=None, help="Parser processes [all cores].")
-def reparse(db_path: Path, force: bool, workers: int | None) -> None:
-    """Re-parse every archived snapshot with the current parser, without fetching."""
+@lock_timeout_option()
+def reparse(db_path: Path, force: bool, workers: int | None, lock_timeout: float) -> None:
+    """Re-parse every archived snapshot with the current parser, without fetching.
+
+    Holds the archive lock: it waits for (or refuses, with --lock-timeout 0) a crawl.
+    """
     from db.reparse import run_reparse
 
-    sys.exit(run_reparse(db_path, force=force, workers=workers))
+    sys.exit(run_reparse(db_path, force=force, workers=workers, lock_timeout=lock_timeout))
 
 
 @cli.group()

@@ -16,6 +16,8 @@ The file (every key optional except each site's `start_urls`)::
     timezone = "Europe/Paris"    # default: the machine's local time zone
     max_crawl_delay = 60.0       # a longer robots.txt Crawl-delay is cut to this (and logged)
     transport = "aiohttp"        # or "httpx": httpx's own client and pool (slower, ~3x CPU)
+    lock_timeout = 60.0          # seconds to wait for another command's archive lock (0: fail at once)
+    durability = "normal"        # or "full": sync every commit (survives power loss; slower)
 
     [[sites]]
     name = "example"
@@ -55,9 +57,13 @@ _TOP_KEYS = {
     "timezone",
     "max_crawl_delay",
     "transport",
+    "lock_timeout",
+    "durability",
     "sites",
 }
 TRANSPORTS = ("aiohttp", "httpx")
+DURABILITIES = ("normal", "full")
+DEFAULT_LOCK_TIMEOUT = 60.0  # db.lock.DEFAULT_TIMEOUT (not imported: settings stay below db/)
 DEFAULT_MAX_CRAWL_DELAY = 60.0
 _SITE_KEYS = {"name", "start_urls", "hosts", "include", "exclude"}
 
@@ -99,6 +105,8 @@ class Settings:
     config_path: Path | None = None
     max_crawl_delay: float = DEFAULT_MAX_CRAWL_DELAY
     transport: str = TRANSPORTS[0]
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    durability: str = DURABILITIES[0]
 
     def zone(self) -> ZoneInfo:
         """The schedule's time zone: the configured one, else the machine's local zone."""
@@ -122,6 +130,8 @@ def load_settings(
     include: Iterable[str] = (),
     exclude: Iterable[str] = (),
     max_pages: int | None = None,
+    lock_timeout: float | None = None,
+    durability: str | None = None,
 ) -> Settings:
     """Read `config_path` (or ./verdicts.toml when it exists) and apply the flags.
 
@@ -160,6 +170,8 @@ def load_settings(
         config_path=path,
         max_crawl_delay=_number(data, "max_crawl_delay", float, minimum=0.0, default=DEFAULT_MAX_CRAWL_DELAY),
         transport=_choice(data, "transport", TRANSPORTS),
+        lock_timeout=_number(data, "lock_timeout", float, minimum=0.0, default=DEFAULT_LOCK_TIMEOUT),
+        durability=_choice(data, "durability", DURABILITIES),
     )
     if db_path is None and file_db and path is not None:
         settings = replace(settings, db_path=base / file_db)
@@ -169,6 +181,7 @@ def load_settings(
         ("concurrency", concurrency, 1),
         ("per_host", per_host, 1),
         ("max_pages", max_pages, 0),
+        ("lock_timeout", lock_timeout, 0.0),
     ):
         if value is not None:
             if value < minimum:
@@ -176,6 +189,10 @@ def load_settings(
             overrides[name] = value
     if user_agent:
         overrides["user_agent"] = user_agent
+    if durability is not None:
+        if durability not in DURABILITIES:
+            raise ConfigError(f"--durability must be one of {', '.join(DURABILITIES)}.")
+        overrides["durability"] = durability
     if overrides.get("max_pages") == 0:
         overrides["max_pages"] = None
     settings = replace(settings, **overrides)

@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crawler.config import Settings, Site
-from crawler.lock import ArchiveLock, CrawlLocked
 from crawler.pending import PendingQueue
 from crawler.progress import Progress, format_summary
 from crawler.revisits import Validators, known_pages
@@ -48,6 +47,7 @@ from crawler.urls import Scope, host_matches, host_of, origin_of, try_canonicali
 from db import crawl_log, frontier
 from db.change_log import count_changes
 from db.frontier import Entry
+from db.lock import ArchiveLock, ArchiveLocked
 
 if TYPE_CHECKING:
     from crawler.writer import WriterReport
@@ -157,15 +157,15 @@ def crawl(
     starts = [url for url in (try_canonicalize(u) for u in site.start_urls) if url]
     if not starts:
         raise CrawlError(f"no usable start URLs for {site.name}")
-    lock = ArchiveLock(settings.db_path)
+    lock = ArchiveLock(settings.db_path, timeout=settings.lock_timeout, purpose="crawl")
     try:
         lock.acquire()
-    except CrawlLocked as error:
+    except ArchiveLocked as error:
         raise CrawlError(str(error)) from None
     except OSError as error:
         raise CrawlError(f"archive {settings.db_path} is not writable: {error.strerror}") from None
     try:
-        return _crawl_locked(settings, site, starts, stop or threading.Event(), progress)
+        return _crawl_locked(settings, site, starts, stop or threading.Event(), progress, lock)
     finally:
         lock.release()
 
@@ -176,6 +176,7 @@ def _crawl_locked(
     starts: list[str],
     stop: threading.Event,
     progress: Progress | None,
+    lock: ArchiveLock,
 ) -> CrawlReport:
     from db.archive import open_current
 
@@ -203,7 +204,7 @@ def _crawl_locked(
             db.close()
 
     conn, child_conn = multiprocessing.Pipe(duplex=True)
-    writer = WriterProcess(child_conn, str(settings.db_path), report.crawl_id)
+    writer = WriterProcess(child_conn, str(settings.db_path), report.crawl_id, lock, settings.durability)
     child_conn.close()
     progress = progress or Progress(site.name)
     started, cpu_started = time.monotonic(), time.process_time()
@@ -237,8 +238,8 @@ class WriterProcess:
     """The writer child: a fresh interpreter running `crawler.writer.main` on its end of the pipe.
 
     Started with subprocess rather than multiprocessing's "spawn" (which it otherwise
-    mirrors: same interpreter, same sys.path, only the pipe inherited, never the archive
-    lock) because spawn also starts a resource-tracker process the writer never needs,
+    mirrors: same interpreter, same sys.path, only the pipe and the archive lock inherited)
+    because spawn also starts a resource-tracker process the writer never needs,
     13 MB of issue 8's 150 MB budget.
 
     The child runs with `-S` (no `site`): it gets this process's sys.path whole, so the
@@ -248,13 +249,35 @@ class WriterProcess:
     (which an editable install finds through such a hook) goes first on the path.
     """
 
-    def __init__(self, conn: Connection, db_path: str, crawl_id: int | None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        db_path: str,
+        crawl_id: int | None,
+        lock: ArchiveLock | None = None,
+        durability: str = "normal",
+    ) -> None:
         fd = conn.fileno()
         code = "import json, sys; sys.path[:] = json.loads(sys.argv[1]); import crawler.writer as w; w.main()"
         path = [_PROJECT_ROOT, *(p for p in sys.path if p != _PROJECT_ROOT)]
-        args = [sys.executable, "-S", "-c", code, json.dumps(path), str(fd), db_path, str(crawl_id)]
-        self._proc = subprocess.Popen(args, pass_fds=(fd,))
+        args = [
+            sys.executable,
+            "-S",
+            "-c",
+            code,
+            json.dumps(path),
+            str(fd),
+            db_path,
+            str(crawl_id),
+            durability,
+        ]
+        # The writer inherits the archive lock's descriptor: the lock is held until it has
+        # exited too, so a crawl started after this process died waits for an orphan writer.
+        fds = (fd,) if lock is None else (fd, lock.fileno())
+        self._proc = subprocess.Popen(args, pass_fds=fds)
         self.pid = self._proc.pid
+        if lock is not None:
+            lock.note(self.pid, "writer")
 
     def is_alive(self) -> bool:
         return self._proc.poll() is None

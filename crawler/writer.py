@@ -14,10 +14,10 @@ first page to parse, so the writer of an unchanged re-crawl starts in a few hund
 of a second.
 
 The child is a fresh interpreter (`crawler.engine.WriterProcess`, like multiprocessing's
-"spawn"), so it inherits no descriptor but its end of the pipe (never the archive
-lock), and it exits as soon as the pipe reports
-end-of-file: when the engine dies, even by SIGKILL, the writer stores what it already
-received and goes away.
+"spawn"), so it inherits no descriptor but its end of the pipe and the archive lock's
+(`db.lock`: the lock stays held until the writer has exited too), and it exits as soon
+as the pipe reports end-of-file: when the engine dies, even by SIGKILL, the writer
+stores what it already received and goes away, and only then can another crawl start.
 
 Messages, parent to child (each a pickled list of items):
     ("add", [frontier.Entry, ...])     URLs discovered (queued in the frontier)
@@ -144,14 +144,14 @@ class _Inbox:
             return data
 
 
-def writer_main(conn: Connection, db_path: str, crawl_id: int) -> None:
+def writer_main(conn: Connection, db_path: str, crawl_id: int, durability: str = "normal") -> None:
     """The writer's work on its end of the pipe, until "finish" or end-of-file."""
     # Ctrl-C and a service stop reach the whole process group; the engine decides when
     # to stop, and the writer follows by the pipe (finish message or end-of-file).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        report = _Writer(db_path, crawl_id).run(conn)
+        report = _Writer(db_path, crawl_id, durability).run(conn)
     except EOFError:  # the engine died: what was received is stored, nothing to reply to
         os._exit(0)
     except BaseException as error:
@@ -166,22 +166,23 @@ def writer_main(conn: Connection, db_path: str, crawl_id: int) -> None:
 
 def main() -> None:
     """Entry point of the writer process that `crawler.engine.WriterProcess` starts:
-    argv = [sys.path, pipe descriptor, archive path, crawl id]."""
+    argv = [sys.path, pipe descriptor, archive path, crawl id, durability]."""
     import sys
     from multiprocessing.connection import Connection as PipeEnd
 
-    fd, db_path, crawl_id = sys.argv[2:5]
-    writer_main(PipeEnd(int(fd)), db_path, int(crawl_id))
+    fd, db_path, crawl_id, durability = sys.argv[2:6]
+    writer_main(PipeEnd(int(fd)), db_path, int(crawl_id), durability)
 
 
 class _Writer:
-    def __init__(self, db_path: str, crawl_id: int) -> None:
-        from db.archive import connect_sqlite
+    def __init__(self, db_path: str, crawl_id: int, durability: str = "normal") -> None:
+        from db.archive import connect_sqlite, set_durability
         from db.store import ArchiveWriter
 
         # A plain sqlite3 connection: the writer needs neither sqlite-utils nor, until
         # the first fetched page, the parsers (a re-crawl of 304s never imports them).
         self.db = connect_sqlite(db_path)
+        set_durability(self.db, durability)
         self.crawl_id = crawl_id
         self.store = ArchiveWriter(self.db, crawl_id)
         self.report = WriterReport()

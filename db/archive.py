@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from sqlite_utils import Database
 
 PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000")
+#: `--durability`: SQLite's `synchronous` for the connections that write crawl results.
+#: In WAL mode NORMAL never loses consistency, but a power loss (not a crash of the
+#: process) may lose the last commits; FULL syncs every commit (docs/reliability.md).
+DURABILITY = {"normal": "NORMAL", "full": "FULL"}
 _SAVEPOINTS = itertools.count()
 
 
@@ -158,6 +162,13 @@ def connect_sqlite(path: str | Path) -> ArchiveConnection:
     return conn
 
 
+def set_durability(conn: sqlite3.Connection, durability: str) -> None:
+    """Apply `--durability` (normal or full) to a writing connection."""
+    if durability not in DURABILITY:
+        raise ValueError(f"durability must be one of {', '.join(DURABILITY)}, not {durability!r}")
+    conn.execute(f"PRAGMA synchronous={DURABILITY[durability]}")
+
+
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One transaction (a savepoint inside an open one), rolled back on any error.
@@ -186,12 +197,24 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
 
 
-def open_archive(path: str | Path) -> Database:
-    """Open (creating if needed) and upgrade the archive at `path`."""
-    from db.migrations import apply_migrations
+def open_archive(path: str | Path, lock_timeout: float | None = None) -> Database:
+    """Open (creating if needed) and upgrade the archive at `path`.
+
+    An upgrade writes, so it runs under the archive lock (`db.lock`; already held by
+    this process's crawl or reparse, or waited for up to `lock_timeout` seconds).
+    """
+    from db.lock import DEFAULT_TIMEOUT, archive_lock
+    from db.migrations import apply_migrations, is_current
 
     db = connect(path)
-    apply_migrations(db)
+    try:
+        if not is_current(db.conn):
+            timeout = DEFAULT_TIMEOUT if lock_timeout is None else lock_timeout
+            with archive_lock(path, timeout=timeout, purpose="schema upgrade", reentrant=True):
+                apply_migrations(db)
+    except BaseException:
+        db.close()
+        raise
     return db
 
 

@@ -220,6 +220,7 @@ def make_datasette(
     immutable: bool = False,
     settings: Mapping[str, Any] | None = None,
     downloads: Downloads | None = None,
+    lock_timeout: float | None = None,
 ) -> Datasette:
     """A configured Datasette serving `db_path` as `/archive` (read-only).
 
@@ -234,7 +235,7 @@ def make_datasette(
     if not path.is_file():
         raise ArchiveNotFound(f"No archive at {path}: run `verdicts crawl` or give --db PATH.")
     if not immutable:
-        open_archive(path).close()
+        open_archive(path, lock_timeout=lock_timeout).close()  # an upgrade waits for the lock
     disable_unlisted_plugins()
     for plugin in OUR_PLUGINS:
         if not pm.is_registered(plugin):
@@ -265,10 +266,11 @@ def serve(
     port: int = 8001,
     immutable: bool = False,
     downloads: Downloads | None = None,
+    lock_timeout: float | None = None,
 ) -> None:
     """Serve the archive with Datasette until interrupted (what `verdicts serve` runs)."""
     import uvicorn
 
-    ds = make_datasette(db_path, immutable=immutable, downloads=downloads)
+    ds = make_datasette(db_path, immutable=immutable, downloads=downloads, lock_timeout=lock_timeout)
     # Datasette's app runs its startup hooks on the first request (AsgiRunOnFirstRequest).
     uvicorn.run(ds.app(), host=host, port=port, log_level="info", lifespan="on", workers=1)

@@ -35,6 +35,7 @@ from db.change_log import rebuild as rebuild_changes
 from db.embedded import EmbeddedRows
 from db.identity import comparison_id
 from db.ingest import IngestItem, ingest
+from db.lock import DEFAULT_TIMEOUT, archive_lock
 from db.snapshots import decompress, existing_keys
 from parsers.model import ParseResult
 
@@ -66,8 +67,23 @@ class Reparsed:
     changed: bool
 
 
-def run_reparse(db_path: str | Path, force: bool = False, workers: int | None = None) -> int:
-    """Re-parse the archive at `db_path`; returns the process exit code."""
+def run_reparse(
+    db_path: str | Path,
+    force: bool = False,
+    workers: int | None = None,
+    lock_timeout: float = DEFAULT_TIMEOUT,
+) -> int:
+    """Re-parse the archive at `db_path`; returns the process exit code.
+
+    Holds the archive lock throughout (`db.lock`): a crawl committing while the derived
+    rows are rebuilt would have its fresh rows judged stale. Raises ArchiveLocked when
+    another command keeps the lock past `lock_timeout` seconds.
+    """
+    with archive_lock(db_path, timeout=lock_timeout, purpose="reparse"):
+        return _reparse(db_path, force, workers)
+
+
+def _reparse(db_path: str | Path, force: bool, workers: int | None) -> int:
     started = time.perf_counter()
     db = open_archive(db_path)
     pages = db.execute(

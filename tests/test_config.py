@@ -159,13 +159,15 @@ def test_cli_without_start_urls_says_so(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_cli_uses_the_files_db_unless_db_is_given(tmp_path: Path) -> None:
-    from crawler.lock import ArchiveLock
+    from db.lock import ArchiveLock
 
     path = write(tmp_path, 'db = "from-file.db"\n[[sites]]\nstart_urls = ["http://127.0.0.1:9/"]\n')
     with ArchiveLock(tmp_path / "from-file.db"):  # refuses at once, naming the archive
-        result = CliRunner().invoke(cli, ["crawl", "--config", str(path)])
+        result = CliRunner().invoke(cli, ["crawl", "--config", str(path), "--lock-timeout", "0"])
         assert result.exit_code == 1
         assert f"another crawl is running on {tmp_path / 'from-file.db'}" in result.output
     with ArchiveLock(tmp_path / "flag.db"):
-        flag = CliRunner().invoke(cli, ["crawl", "--config", str(path), "--db", str(tmp_path / "flag.db")])
+        flag = CliRunner().invoke(
+            cli, ["crawl", "--config", str(path), "--db", str(tmp_path / "flag.db"), "--lock-timeout", "0"]
+        )
         assert f"another crawl is running on {tmp_path / 'flag.db'}" in flag.output

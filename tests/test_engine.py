@@ -20,9 +20,9 @@ from click.testing import CliRunner
 from crawler.cli import cli
 from crawler.config import Settings, Site
 from crawler.engine import CrawlError, crawl
-from crawler.lock import ArchiveLock
 from crawler.static_server import StaticServer
 from db.archive import connect
+from db.lock import ArchiveLock
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 EXPECTED = json.loads((FIXTURES / "expected" / "site.json").read_text(encoding="utf-8"))
@@ -157,7 +157,7 @@ def test_scope_include_exclude_and_max_pages(server: StaticServer, archive_path:
 
 def test_a_held_lock_refuses_to_crawl(server: StaticServer, archive_path: Path) -> None:
     with ArchiveLock(archive_path), pytest.raises(CrawlError) as caught:
-        crawl(settings_for(server.origin, archive_path))
+        crawl(settings_for(server.origin, archive_path, lock_timeout=0))
     assert str(caught.value).startswith(f"another crawl is running on {archive_path} (pid ")
     assert not server.requests
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from crawler.lock import ArchiveLock, lock_path_for
 from crawler.static_server import StaticServer
+from db.lock import ArchiveLock, lock_path_for
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -140,10 +140,10 @@ def test_a_second_crawl_on_the_same_archive_is_refused_and_sigterm_stops_cleanly
     first = slow_crawl(server.origin, archive_path)
     lock_file = lock_path_for(archive_path)
     try:
-        wait_for(lambda: lock_file.exists() and lock_file.read_text().strip() == str(first.pid))
+        wait_for(lambda: lock_file.exists() and lock_file.read_text().startswith(f"{first.pid} crawl\n"))
         wait_for(lambda: bool(done_pages(archive_path, 1)))
         second = subprocess.run(
-            verdicts("crawl", f"{server.origin}/", "--db", str(archive_path)),
+            verdicts("crawl", f"{server.origin}/", "--db", str(archive_path), "--lock-timeout", "0"),
             capture_output=True,
             text=True,
             timeout=60,
