@@ -174,4 +174,4 @@ def test_the_writer_starts_without_site_but_with_this_project_first() -> None:
     assert args[:3] == [sys.executable, "-S", "-c"]
     path = json.loads(args[4])
     assert path[0] == str(Path(__file__).resolve().parent.parent)
-    assert args[5:] == ["0", "archive.db", "7"]
+    assert args[5:] == ["0", "archive.db", "7", "normal"]
