@@ -331,11 +331,12 @@ def warc_export(db_path: Path, output: Path, site: str | None, since: str | None
     "files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
 )
 @db_option
-def warc_import(files: tuple[Path, ...], db_path: Path) -> None:
+@lock_timeout_option()
+def warc_import(files: tuple[Path, ...], db_path: Path, lock_timeout: float) -> None:
     """Import every HTML capture of WARC / ARC files as snapshots at their capture dates."""
     from crawler.warc_cli import run_import
 
-    sys.exit(run_import(db_path, files))
+    sys.exit(run_import(db_path, files, lock_timeout=lock_timeout))
 
 
 if __name__ == "__main__":  # pragma: no cover

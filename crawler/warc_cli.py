@@ -73,18 +73,18 @@ def run_export(db_path: Path, output: Path, *, site: str | None, since: str | No
     )
 
 
-def run_import(db_path: Path, paths: tuple[Path, ...]) -> int:
+def run_import(db_path: Path, paths: tuple[Path, ...], lock_timeout: float = 60.0) -> int:
     """Import with a progress bar (records read) and a summary; the exit status."""
     from rich.progress import Progress
 
-    from crawler.lock import ArchiveLock, CrawlLocked
     from db.archive import ArchiveError
+    from db.lock import ArchiveLock, ArchiveLocked
     from db.warc.importer import import_warcs
 
-    lock = ArchiveLock(db_path)
+    lock = ArchiveLock(db_path, timeout=lock_timeout, purpose="warc import")
     try:
         lock.acquire()  # an import writes as a crawl does: one writer at a time
-    except CrawlLocked as error:
+    except ArchiveLocked as error:
         raise click.ClickException(f"{error}; import when it has finished.") from None
     except OSError as error:
         raise click.ClickException(f"The archive {db_path} is not writable: {error.strerror}.") from None

@@ -251,7 +251,7 @@ def test_a_wget_warc_of_the_bundled_site_imports_as_crawling_it(tmp_path: Path) 
 
 
 def test_bad_input_gets_one_clear_sentence(tmp_path: Path) -> None:
-    from crawler.lock import ArchiveLock
+    from db.lock import ArchiveLock
 
     text = tmp_path / "notes.warc.gz"
     text.write_text("not a web archive\n")
@@ -260,7 +260,9 @@ def test_bad_input_gets_one_clear_sentence(tmp_path: Path) -> None:
     assert code == 1 and "notes.warc.gz: unreadable from byte offset 0" in output
     assert "Traceback" not in output
     with ArchiveLock(db_path):
-        result = CliRunner().invoke(cli, ["warc", "import", str(text), "--db", str(db_path)])
+        result = CliRunner().invoke(
+            cli, ["warc", "import", str(text), "--db", str(db_path), "--lock-timeout", "0"]
+        )
     assert result.exit_code == 1 and "another crawl is running" in result.output
     result = CliRunner().invoke(
         cli, ["warc", "export", "--db", str(db_path), "--output", str(tmp_path / "no" / "x.warc.gz")]
