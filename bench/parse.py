@@ -45,7 +45,8 @@ from parsers.text_blocks import INLINE_TAGS
 
 ROOT = Path(__file__).resolve().parent.parent
 _INLINE = frozenset(INLINE_TAGS)
-_SKIP = ["head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object"]
+_SKIP = ["head", "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "textarea"]
+_SKIP += ["audio", "video", "meter", "progress", "rp", "datalist"]
 
 
 def fixture_pages() -> list[bytes]:

@@ -5,13 +5,15 @@ rendered page. Markup matters only for where one block ends and the next begins.
 (span, a, em, strong, code, b, i, ...) do not split, so ``A <span>vs</span> B`` stays one block
 ``"A vs B"``; every other element does (div, p, h1-h6, li, td, br, and unknown or custom elements,
 which sites almost always style as blocks). Invisible content (head, script, style, noscript,
-template, svg, elements marked ``hidden`` or ``display:none``) is dropped. Entities are decoded by
+template, svg, math, object, textarea, audio and video fallback, closed dialogs, elements marked
+``hidden`` or ``display:none``) is dropped. Entities are decoded by
 lexbor, and ``<q>`` gets the quotation marks a browser would draw around it.
 
 Whitespace follows CSS ``white-space: normal``, as a browser renders it (docs/text-fidelity.md,
 checked against Chromium's ``innerText`` by tests/test_text_fidelity*.py): inside a block, all
 text is one run, whatever inline elements, comments or invisible nodes sit between its pieces,
-and each run of whitespace in it reads as one space; a block's ends are trimmed. So React's
+and each run of whitespace in it reads as one space; a block's ends are trimmed; each line of a
+``<pre>`` is a block. So React's
 ``A<!-- --> <!-- -->vs<!-- --> <!-- -->B`` reads "A vs B" and ``<b>A</b> <!-- --><i>B</i>``
 reads "A B". No-break spaces read as plain spaces, and zero-width characters and soft hyphens,
 which render as nothing, are removed (both so that words match).
@@ -29,22 +31,35 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-#: Elements that flow inside a line of text (CSS display: inline by default).
-_INLINE = "a abbr b bdi bdo big cite code data del dfn em font i img ins kbd label mark nobr q rb rp rt"
-_INLINE_MORE = "ruby s samp small span strike strong sub sup time tt u var wbr"
-INLINE_TAGS: tuple[str, ...] = tuple(f"{_INLINE} {_INLINE_MORE}".split())
+#: Elements that flow inside a line of text (CSS display: inline by default, or ``contents``).
+_INLINE = "a abbr area b bdi bdo big cite code data del dfn em embed font i img input ins kbd label map"
+_INLINE_MORE = "mark nobr picture q rb rt ruby s samp slot small source span strike strong sub sup time"
+INLINE_TAGS: tuple[str, ...] = tuple(f"{_INLINE} {_INLINE_MORE} tt u var wbr".split())
 
 #: Elements whose text content is never rendered (raw text); dropped during the walk.
-RAW_TEXT_TAGS: tuple[str, ...] = ("script", "style", "title", "xmp", "noembed", "noframes", "iframe")
+RAW_TEXT_TAGS: tuple[str, ...] = (
+    "script",
+    "style",
+    "title",
+    "xmp",
+    "noembed",
+    "noframes",
+    "iframe",
+    "textarea",
+)
 
-#: Invisible containers skipped (with everything inside) during the walk.
-SKIPPED_TAGS: tuple[str, ...] = ("noscript", "svg", "math", "object", "template", "head")
+#: Invisible containers skipped (with everything inside) during the walk: a media element's or a
+#: gauge's fallback content shows only in browsers that lack the element; ``rp`` only in those
+#: that lack ruby.
+SKIPPED_TAGS: tuple[str, ...] = ("noscript", "svg", "math", "object", "template", "head", "audio", "video")
+SKIPPED_TAGS += ("meter", "progress", "rp", "datalist")
 
 #: Hidden elements only a CSS selector finds. Each runs only when the source contains one of its
 #: needles: a tree-wide search costs more than the walk.
 HIDDEN_SELECTORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("[hidden]", (" hidden",)),
     ('[style*="display:none"],[style*="display: none"]', ("display:",)),
+    ("dialog:not([open])", ("<dialog",)),
 )
 
 
@@ -80,8 +95,9 @@ def _tag_ids() -> tuple[frozenset[int], frozenset[int], frozenset[int], frozense
 
 
 INLINE_IDS, NON_SPLITTING_IDS, RAW_TEXT_IDS, SKIPPED_IDS, TEXT_ID, Q_ID = _tag_ids()
-#: ``<wbr>`` renders as a zero-width space, which decides whether a line break beside it reads.
+#: ``<wbr>`` decides whether a line break after it reads; in ``<pre>`` every line break is kept.
 WBR_ID: int = LexborHTMLParser("<p><wbr></p>").css_first("wbr").tag_id  # type: ignore[union-attr]
+PRE_ID: int = LexborHTMLParser("<pre></pre>").css_first("pre").tag_id  # type: ignore[union-attr]
 #: Nodes that neither split blocks nor show text: comments, raw-text and skipped elements.
 DROPPED_IDS = NON_SPLITTING_IDS - INLINE_IDS
 
@@ -155,17 +171,26 @@ def _remove_hidden(tree: LexborHTMLParser, source: str) -> None:
 
 
 def _mark(marked: list[LexborNode]) -> None:
-    """Write what ``<q>`` and ``<wbr>`` show into the text.
+    """Write what ``<q>``, ``<wbr>`` and ``<pre>`` show into the text.
 
     Browsers draw quotation marks around ``<q>`` (the text itself has none); a line break right
-    after a ``<wbr>`` does not read (see ``_collapse``).
+    after a ``<wbr>`` does not read (see ``_collapse``); each line of a ``<pre>`` is a line of its
+    own, so its line breaks become block separators.
     """
     for node in marked:
-        if node.tag_id == Q_ID:
+        tag_id = node.tag_id
+        if tag_id == Q_ID:
             node.insert_before("\u201c")
             node.insert_after("\u201d")
-        else:
+        elif tag_id == WBR_ID:
             node.insert_before(_WBR)
+        else:
+            texts = [text for text in node.traverse(include_text=True) if text.tag_id == TEXT_ID]
+            for text in texts:
+                content = text.text_content or ""
+                if "\n" in content:
+                    text.insert_before(_PRE_BREAK.sub(_SEPARATOR, content))
+                    text.decompose()
 
 
 def text_blocks(html: str | bytes) -> list[str]:
@@ -232,6 +257,8 @@ def _collapse(part: str) -> str:
     return " ".join(part.split())
 
 
+#: A line break in ``<pre>`` and the spaces and tabs around it.
+_PRE_BREAK = re.compile(r"[ \t]*\n[ \t]*")
 #: A line break and the spaces and tabs around it (consecutive breaks count as one).
 _SEGMENT_BREAK = re.compile(r"[ \t]*\n[ \t\n]*")
 #: A line break after a zero-width space or ``<wbr>``, or before a zero-width space.
@@ -263,8 +290,8 @@ def _block_text(tree: LexborHTMLParser, root: LexborNode) -> str:
 
 
 def _sort_nodes(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode], list[LexborNode]]:
-    """Inline elements, the nodes that render nothing, and the ``<q>`` and ``<wbr>`` elements under
-    ``root``. One C-level walk over elements and comments; text nodes are not visited.
+    """Inline elements, the nodes that render nothing, and the ``<q>``, ``<wbr>`` and ``<pre>``
+    elements under ``root``. One C-level walk over elements and comments; text nodes are not visited.
 
     Whatever sits inside a skipped element (``<svg>``, ``<noscript>``...) goes with it, so it
     needs no care (a ``<q>`` in there only gets quotation marks no one reads).
@@ -275,6 +302,7 @@ def _sort_nodes(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode], l
     inline_ids = INLINE_IDS
     dropped_ids = DROPPED_IDS
     marked_ids = (Q_ID, WBR_ID)
+    pre_id = PRE_ID
     for node in root.traverse():
         tag_id = node.tag_id
         if tag_id in inline_ids:
@@ -283,4 +311,6 @@ def _sort_nodes(root: LexborNode) -> tuple[list[LexborNode], list[LexborNode], l
                 marked.append(node)
         elif tag_id in dropped_ids:
             dropped.append(node)
+        elif tag_id == pre_id:
+            marked.append(node)
     return inline, dropped, marked

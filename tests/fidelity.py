@@ -47,6 +47,12 @@ KEPT_DIFFERENCES: dict[str, str] = {
     "custom elements": "the parser reads unknown and custom elements as blocks, as sites style them; "
     "without the site's stylesheet a browser lays them out inline, so they get display:block "
     "unless the page's own CSS gives them a display.",
+    "closed details": "a browser shows only the summary of a closed <details> until it is opened; the "
+    "parser reads its contents too, as a reader who opens it does (FAQ answers), so the browser side "
+    "opens every <details>.",
+    "object and math": "the parser drops <object> (whose fallback text shows only when its resource "
+    "fails to load) and MathML (no comparison states a price or score as a formula); the browser side "
+    "removes them.",
     "buttons": "a button is an inline-block box in a browser, its label trimmed but kept on the "
     "line; the parser reads it as a block of its own (a label is page furniture, not prose), so the "
     "browser side gives buttons display:block.",
@@ -66,6 +72,10 @@ PREPARE = """() => {
   }
   // noscript: the parser reads the page as a browser with scripts on
   for (const n of document.querySelectorAll('body noscript')) n.remove();
+  // closed details: opened, as the parser reads them
+  for (const d of document.querySelectorAll('body details')) d.open = true;
+  // object and math: dropped by the parser
+  for (const n of document.querySelectorAll('body object, body math')) n.remove();
   // buttons: blocks of their own
   for (const b of document.querySelectorAll('body button')) {
     if (getComputedStyle(b).display !== 'none') b.style.display = 'block';

@@ -74,9 +74,11 @@ WORDS = ["A", "B", "vs", "x y", "$12", "100", "%", "“", "—", "é"]
 SPACES = [" ", "  ", "\n", "\t", "\r\n", " \n  ", "\xa0", "&nbsp;", "&#9;", "&#32;"]
 BITS = ["<!-- -->", "<!---->", "<!--[-->", "<!--]-->", "<!-- wp:paragraph -->", "<br>", "<img>",
         "\u200b", "&shy;", "<wbr>", "&amp;", "&ldquo;", "&mdash;", "<span></span>", "<b> </b>",
-        "<script>s()</script>", "<style>p{}</style>"]  # fmt: skip
-INLINE = ["span", "b", "i", "a", "em", "strong", "code", "small", "q", "label", "sup", "button"]
-BLOCKS = ["p", "div", "li", "h2", "section", "blockquote", "ul", "x-card", "article", "noscript"]
+        "<script>s()</script>", "<style>p{}</style>", "<input>", "<picture><img></picture>",
+        "<textarea>t</textarea>"]  # fmt: skip
+INLINE = ["span", "b", "i", "a", "em", "strong", "code", "small", "q", "label", "sup", "button", "rt"]
+BLOCKS = ["p", "div", "li", "h2", "section", "blockquote", "ul", "x-card", "article", "noscript", "pre",
+          "details", "summary", "dialog", "video", "textarea", "td", "ruby", "rp"]  # fmt: skip
 ATTRIBUTES = ["", "", "", " hidden", ' style="display:none"', ' class="w-inline-block"']
 
 
@@ -95,7 +97,11 @@ def markup(draw: st.DrawFn, depth: int = 0) -> str:
         else:
             tag = draw(st.sampled_from(INLINE if choice <= 4 else BLOCKS))
             attributes = draw(st.sampled_from(ATTRIBUTES))
-            parts.append(f"<{tag}{attributes}>{draw(markup(depth + 1))}</{tag}>")
+            inner = f"<{tag}{attributes}>{draw(markup(depth + 1))}</{tag}>"
+            # (a cell in a row of a table, or the element itself)
+            parts.append(
+                f"<table><tr>{inner}<td>{draw(markup(depth + 1))}</td></tr></table>" if tag == "td" else inner
+            )
     return "".join(parts)
 
 
