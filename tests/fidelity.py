@@ -53,6 +53,9 @@ KEPT_DIFFERENCES: dict[str, str] = {
     "object and math": "the parser drops <object> (whose fallback text shows only when its resource "
     "fails to load) and MathML (no comparison states a price or score as a formula); the browser side "
     "removes them.",
+    "pre whitespace": "a browser keeps every space and tab inside a line of <pre>; the parser collapses "
+    "them as everywhere else (words must match), so the browser side turns such tabs into spaces (a tab "
+    "there is no table cell) and runs of spaces collapse as for no-break spaces.",
     "buttons": "a button is an inline-block box in a browser, its label trimmed but kept on the "
     "line; the parser reads it as a block of its own (a label is page furniture, not prose), so the "
     "browser side gives buttons display:block.",
@@ -72,6 +75,11 @@ PREPARE = """() => {
   }
   // noscript: the parser reads the page as a browser with scripts on
   for (const n of document.querySelectorAll('body noscript')) n.remove();
+  // pre whitespace: a tab inside a line is a space, not a cell break
+  for (const pre of document.querySelectorAll('body pre')) {
+    const walk = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+    for (let t = walk.nextNode(); t; t = walk.nextNode()) t.data = t.data.replace(/\t/g, ' ');
+  }
   // closed details: opened, as the parser reads them
   for (const d of document.querySelectorAll('body details')) d.open = true;
   // object and math: dropped by the parser
