@@ -67,6 +67,10 @@ KEPT_DIFFERENCES: dict[str, str] = {
 
 #: Run in the page before ``innerText`` is read: the page-side kept differences.
 PREPARE = """() => {
+  // closed details: opened, as the parser reads them
+  for (const d of document.querySelectorAll('body details')) d.open = true;
+  // object and math: dropped by the parser
+  for (const n of document.querySelectorAll('body object, body math')) n.remove();
   // q quotation marks: written into the text, as the parser does
   for (const q of document.querySelectorAll('body q')) {
     if (!q.checkVisibility()) continue;
@@ -80,10 +84,6 @@ PREPARE = """() => {
     const walk = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
     for (let t = walk.nextNode(); t; t = walk.nextNode()) t.data = t.data.replace(/\t/g, ' ');
   }
-  // closed details: opened, as the parser reads them
-  for (const d of document.querySelectorAll('body details')) d.open = true;
-  // object and math: dropped by the parser
-  for (const n of document.querySelectorAll('body object, body math')) n.remove();
   // buttons: blocks of their own
   for (const b of document.querySelectorAll('body button')) {
     if (getComputedStyle(b).display !== 'none') b.style.display = 'block';
