@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,3 +15,26 @@ FIXTURES = ROOT / "fixtures"
 def archive_path(tmp_path: Path) -> Path:
     """Where a test's archive lives (created on first open)."""
     return tmp_path / "archive.db"
+
+
+def restore_datasette_plugins(before: list[tuple[str, object]]) -> list[str]:
+    """Register again the Datasette plugins of `before` that are no longer registered."""
+    from datasette.plugins import pm
+
+    restored = []
+    for name, plugin in before:
+        if plugin is not None and not pm.is_registered(plugin):
+            pm.register(plugin, name=name)
+            restored.append(name)
+    return restored
+
+
+@pytest.fixture(autouse=True)
+def keep_datasette_plugins() -> Iterator[None]:
+    """`make_datasette` unregisters unlisted Datasette plugins for the whole process (right for
+    `verdicts serve`); in the test session each test gets them back afterwards."""
+    from datasette.plugins import pm
+
+    before = list(pm.list_name_plugin())
+    yield
+    restore_datasette_plugins(before)

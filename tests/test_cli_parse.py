@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from crawler.cli import cli
-from crawler.static_server import serve_directory
+from crawler.static_server import StaticServer, serve_directory
 from tests.conftest import FIXTURES
 
 SLUG = "smolvlm2-turbo-vs-mistral-next-22b"
@@ -59,3 +59,32 @@ def test_parse_a_missing_file_is_a_one_line_error() -> None:
     assert result.exit_code == 1
     assert result.output.startswith("Error: Could not read /no/such/page.html")
     assert "Traceback" not in result.output
+
+
+def test_parse_a_url_obeys_robots_txt() -> None:
+    private = next((FIXTURES / "site" / "private").rglob("index.html")).parent
+    path = "/" + private.relative_to(FIXTURES / "site").as_posix() + "/"
+    with StaticServer(FIXTURES / "site") as server:
+        result = CliRunner().invoke(cli, ["parse", f"{server.origin}{path}"])
+    assert result.exit_code == 1
+    assert "robots.txt disallows it" in result.output
+    assert path not in server.paths()  # never requested
+    assert "/robots.txt" in server.paths()
+
+
+def test_parse_a_url_applies_the_size_cap(tmp_path: Path) -> None:
+    (tmp_path / "robots.txt").write_text("User-agent: *\nAllow: /\n")
+    (tmp_path / "huge.html").write_bytes(b"<html><body>" + b"<p>x</p>" * 800_000 + b"</body></html>")
+    with serve_directory(tmp_path) as origin:
+        result = CliRunner().invoke(cli, ["parse", f"{origin}/huge.html"])
+    assert result.exit_code == 1
+    assert "body larger than 5000000 bytes" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_parse_a_url_that_is_not_a_page_says_so(tmp_path: Path) -> None:
+    (tmp_path / "data.json").write_text("{}")
+    with serve_directory(tmp_path) as origin:
+        result = CliRunner().invoke(cli, ["parse", f"{origin}/data.json"])
+    assert result.exit_code == 1
+    assert "not HTML: application/json" in result.output

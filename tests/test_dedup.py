@@ -149,10 +149,8 @@ VARIANTS = FIXTURES / "variants"
 
 
 def test_the_same_quote_in_two_markups_is_one_verdict(db: Database) -> None:
-    parsers = pytest.importorskip("parsers")
-    parse_page = getattr(parsers, "parse_page", None)
-    if parse_page is None:
-        pytest.skip("parsers.parse_page is not written yet")
+    from parsers import parse_page
+
     divs = (VARIANTS / "seed_000_divs.html").read_bytes()
     tables = (VARIANTS / "seed_000_tables.html").read_bytes()
     first, second = parse_page(divs, A_B), parse_page(tables, A_C)

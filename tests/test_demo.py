@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,12 @@ def seed_figures() -> tuple[set[str], int, int]:
     return titles, len(verdicts), appearances
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def counts(db_path: Path) -> dict[str, int]:
     from db.archive import connect
 
@@ -85,10 +92,13 @@ def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, s
     """Run the demo twice into one archive; keep both outputs."""
     db_path = tmp_path_factory.mktemp("demo") / "archive.db"
     runner = CliRunner()
-    first = runner.invoke(cli, ["demo", "--db", str(db_path), "--no-serve"], catch_exceptions=False)
+    # Not 8765 (something else may hold it): one free port, the same for both runs, so page
+    # URLs (and ids) are the same and the second run can prove it adds nothing.
+    args = ["demo", "--db", str(db_path), "--no-serve", "--site-port", str(free_port())]
+    first = runner.invoke(cli, args, catch_exceptions=False)
     assert first.exit_code == 0, first.output
     before = counts(db_path)
-    second = runner.invoke(cli, ["demo", "--db", str(db_path), "--no-serve"], catch_exceptions=False)
+    second = runner.invoke(cli, args, catch_exceptions=False)
     assert second.exit_code == 0, second.output
     assert counts(db_path) == before, "a second demo run must not add rows"
     return db_path, first.output, second.output

@@ -13,8 +13,9 @@ from db.near_duplicates import mark_near_duplicates, similarity, words
 from db.store import ArchiveWriter
 from parsers.model import ParseResult, Quote
 from tests.archive_factory import at, comparison, fetched, listing
+from tests.conftest import FIXTURES
 
-SEEDS = sorted(Path("/work/shared/seeds").glob("*.txt"))
+SEEDS = sorted((FIXTURES / "data" / "seeds").glob("*.txt"))  # committed: never skipped
 
 
 def seed_page(path: Path) -> tuple[str, str, list[Quote]]:
@@ -45,7 +46,10 @@ def edit(text: str, old: str, new: str) -> str:
     return text.replace(old, new, 1)
 
 
-@pytest.mark.skipif(not SEEDS, reason="seed texts not available")
+def test_the_seed_texts_are_committed() -> None:
+    assert len(SEEDS) >= 3
+
+
 def test_edits_are_near_duplicates_and_stock_openings_are_not(db: Database) -> None:
     pages = [seed_page(path) for path in SEEDS]
     store_pages(db, [(f"seed{i}", page(*p)) for i, p in enumerate(pages)], day=1)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from parsers import parse_page
 from parsers.model import ParseResult
 from parsers.prices import parse_entry_price
+from parsers.registry import discover
 from parsers.text_blocks import text_blocks
 
 VARIANTS = Path(__file__).parent.parent / "fixtures" / "variants"
@@ -184,3 +185,43 @@ def test_prices_never_raise(text: str) -> None:
     kind, usd = parse_entry_price(text)
     assert kind in {"free", "freemium", "paid", "usage", "contact", "unknown"}
     assert usd is None or usd >= 0
+
+
+# ---- each layout directly: parse_page catches whatever a layout raises, so a test through it
+# alone would pass even if a layout crashed on every broken page.
+
+
+def layout_never_raises(blocks: list[str]) -> None:
+    layouts = discover()
+    assert layouts
+    for layout in layouts:
+        recognised = layout.recognises(blocks)  # a crash here fails the test
+        assert isinstance(recognised, bool), layout.NAME
+        if recognised:
+            assert_valid(layout.parse(blocks))
+
+
+DIRECT = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@DIRECT
+@given(mutations())
+def test_layouts_directly_on_mutated_real_pages(data: bytes) -> None:
+    layout_never_raises(text_blocks(data))
+
+
+@DIRECT
+@given(html_fragments())
+def test_layouts_directly_on_random_html(html: str) -> None:
+    layout_never_raises(text_blocks(html))
+
+
+@DIRECT
+@given(st.lists(st.sampled_from([*WORDS, "“", "”", "", "Reviewer scorecard", " vs "]) | st.text(max_size=40)))
+def test_layouts_directly_on_random_blocks(blocks: list[str]) -> None:
+    layout_never_raises(blocks)
+
+
+def test_the_real_page_is_recognised_by_a_layout() -> None:
+    blocks = text_blocks(REAL_PAGE)
+    assert any(layout.recognises(blocks) for layout in discover())

@@ -671,6 +671,32 @@ async def test_plugins_cannot_write(ds: Datasette, sample_path: Path) -> None:
     assert plugins <= {*ALLOWED_PLUGINS, *(plugin.__name__ for plugin in OUR_PLUGINS)}
 
 
+def test_a_disabled_plugin_comes_back_after_the_test(sample_path: Path) -> None:
+    from datasette import hookimpl
+    from datasette.plugins import pm
+
+    from tests.conftest import restore_datasette_plugins
+
+    class InstalledPlugin:
+        __name__ = "datasette_installed_elsewhere"
+
+        @hookimpl
+        def extra_css_urls(self) -> list[str]:  # pragma: no cover - never rendered here
+            return []
+
+    plugin = InstalledPlugin()
+    pm.register(plugin, name=plugin.__name__)
+    try:
+        before = list(pm.list_name_plugin())
+        make_datasette(sample_path)
+        assert not pm.is_registered(plugin)  # off for the published archive...
+        assert restore_datasette_plugins(before) == [plugin.__name__]
+        assert pm.is_registered(plugin)  # ...and back for the rest of the test session
+    finally:
+        if pm.is_registered(plugin):
+            pm.unregister(plugin)
+
+
 def test_unlisted_plugins_are_disabled() -> None:
     from datasette import hookimpl
     from datasette.plugins import pm
