@@ -345,6 +345,9 @@ def _conclude(
     reached = sum(report.outcomes.get(o, 0) for o in REACHED)
     db = connect(settings.db_path)
     try:
+        from db.summaries import refresh
+
+        refresh(db, tools=True)  # whatever the outcome: the pages the writer stored are in the base tables
         if error is None and report.requests and not reached and not stop.is_set():
             first = report.failures[0][1] if report.failures else "no response"
             error = f"nothing could be fetched from {report.site_name}: {first}"

@@ -184,7 +184,7 @@ class _Writer:
         self.db = connect_sqlite(db_path)
         set_durability(self.db, durability)
         self.crawl_id = crawl_id
-        self.store = ArchiveWriter(self.db, crawl_id)
+        self.store = ArchiveWriter(self.db, crawl_id, summaries=False)  # refreshed at crawl end
         self.report = WriterReport()
         self.results: list[Any] = []
         self.adds: list[Any] = []

@@ -415,6 +415,23 @@ def m0011_embedded_data(db: Database) -> None:
     create_views(db, ["field_disagreements"])
 
 
+@step("0050_summaries")
+def m0050_summaries(db: Database) -> None:
+    """Summary tables behind the aggregating views, built once here, then refreshed at the end
+    of every crawl (db/summaries.py); a covering index for the per-crawl parse counts."""
+    from db import summaries
+
+    summaries.create(db.conn)
+    run_script(
+        db,
+        """
+        CREATE INDEX IF NOT EXISTS idx_snapshots_crawl_parse ON snapshots(crawl_id, parse_status);
+        DROP INDEX IF EXISTS idx_snapshots_crawl;   -- a prefix of idx_snapshots_crawl_parse
+        """,
+    )
+    summaries.rebuild(db.conn)
+
+
 def run_script(db: Database, script: str) -> None:
     """Run `script` statement by statement, inside the caller's transaction.
 

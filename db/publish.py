@@ -235,7 +235,11 @@ def make_datasette(
     if not path.is_file():
         raise ArchiveNotFound(f"No archive at {path}: run `verdicts crawl` or give --db PATH.")
     if not immutable:
-        open_archive(path, lock_timeout=lock_timeout).close()  # an upgrade waits for the lock
+        archive = open_archive(path, lock_timeout=lock_timeout)  # an upgrade waits for the lock
+        try:
+            _refresh_summaries(path, archive)
+        finally:
+            archive.close()
     disable_unlisted_plugins()
     for plugin in OUR_PLUGINS:
         if not pm.is_registered(plugin):
@@ -258,6 +262,21 @@ def make_datasette(
     PUBLIC_TABLES_ONLY.allow(ds, readable)
     DOWNLOADS[id(ds)] = downloads or Downloads()
     return ds
+
+
+def _refresh_summaries(path: Path, archive: Any) -> None:
+    """Summarise rows written since the last crawl's end (by hand, a merge, an old release),
+    unless a crawl holds the archive: its end refreshes them (db/summaries.py)."""
+    from db.lock import ArchiveLocked, archive_lock
+    from db.summaries import is_dirty, refresh
+
+    if not is_dirty(archive.conn):
+        return
+    try:
+        with archive_lock(path, timeout=0, purpose="summary refresh", reentrant=True):
+            refresh(archive.conn)
+    except ArchiveLocked:
+        log.info("a crawl holds the archive; its end refreshes the summaries")
 
 
 def serve(

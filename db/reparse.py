@@ -112,6 +112,9 @@ def _reparse(db_path: str | Path, force: bool, workers: int | None) -> int:
         from db.near_duplicates import mark_near_duplicates  # not in the workers: rensa
 
         near = mark_near_duplicates(db)
+        from db.summaries import refresh
+
+        refresh(db.conn)
         complete_after = _complete_comparisons(db)
     except (sqlite3.Error, OSError, ValueError) as error:
         _progress(f"reparse failed: {error}")

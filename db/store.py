@@ -226,11 +226,16 @@ class ArchiveWriter:
     `db` is a sqlite-utils Database or a plain sqlite3 connection (the writer process's).
     """
 
-    def __init__(self, db: Database | sqlite3.Connection, crawl_id: int | None) -> None:
+    def __init__(
+        self, db: Database | sqlite3.Connection, crawl_id: int | None, summaries: bool = True
+    ) -> None:
+        """`summaries=False` leaves the summary tables to the caller (a crawl refreshes them
+        once at its end, db/summaries.py); otherwise every `store` brings them up to date."""
         self.db = db
         self.conn: sqlite3.Connection = db if isinstance(db, sqlite3.Connection) else db.conn
         self.crawl_id = crawl_id
         self.changes = ChangeRecorder(crawl_id)
+        self.summaries = summaries
         self.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT}")
         self.fetch_log = FetchLog(self.conn)  # the heads of each fetch, for WARC export
@@ -240,6 +245,10 @@ class ArchiveWriter:
         with transaction(self.conn):
             stats = self._store(self.conn, batch)
             self.fetch_log.record(self.crawl_id, (result for result, _ in batch))
+            if self.summaries:
+                from db.summaries import refresh
+
+                refresh(self.conn)
             return stats
 
     def finish(self) -> NearDuplicateStats:

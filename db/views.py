@@ -38,15 +38,11 @@ def _listing_columns(position: int) -> str:
 
 
 def _current_listing_join(position: int) -> str:
-    # The current row of a (comparison, position): complete rows beat incomplete ones,
-    # then the most recently seen, then the most recently written.
+    # The current row of a (comparison, position) (complete rows beat incomplete ones, then
+    # the most recently seen, then the most recently written), kept by db/summaries.py.
     return f"""
-LEFT JOIN listings l{position} ON l{position}.rowid = (
-    SELECT rowid FROM listings
-    WHERE comparison_id = c.id AND position = {position}
-    ORDER BY complete DESC, last_seen DESC, rowid DESC
-    LIMIT 1
-)
+LEFT JOIN summary_current_listings l{position}
+    ON l{position}.comparison_id = c.id AND l{position}.position = {position}
 LEFT JOIN tools t{position} ON t{position}.id = l{position}.tool_id"""
 
 
@@ -69,21 +65,21 @@ FROM comparisons c{_current_listing_join(1)}{_current_listing_join(2)}
     "price_changes": """
 WITH periods AS (
     SELECT
-        comparison_id,
-        tool_id,
-        entry_price,
-        entry_price_usd,
-        entry_price_kind,
-        min(first_seen) AS first_seen,
-        max(last_seen) AS last_seen
-    FROM listings
-    WHERE complete = 1
-    GROUP BY comparison_id, tool_id, entry_price, entry_price_usd, entry_price_kind
+        l.comparison_id,
+        l.tool_id,
+        l.entry_price,
+        l.entry_price_usd,
+        l.entry_price_kind,
+        min(l.first_seen) AS first_seen,
+        max(l.last_seen) AS last_seen
+    FROM summary_price_pairs p
+    CROSS JOIN listings l ON l.comparison_id = p.comparison_id AND +l.tool_id = p.tool_id
+    WHERE p.complete_prices > 1 AND l.complete = 1
+    GROUP BY l.comparison_id, l.tool_id, l.entry_price, l.entry_price_usd, l.entry_price_kind
 ),
 ordered AS (
     SELECT
         periods.*,
-        count(*) OVER (PARTITION BY comparison_id, tool_id) AS prices,
         lag(entry_price) OVER w AS previous_entry_price,
         lag(entry_price_usd) OVER w AS previous_entry_price_usd
     FROM periods
@@ -104,7 +100,6 @@ SELECT
 FROM ordered o
 JOIN tools t ON t.id = o.tool_id
 JOIN comparisons c ON c.id = o.comparison_id
-WHERE o.prices > 1
 """,
     "verdicts_new_since_previous_crawl": """
 SELECT
@@ -122,8 +117,8 @@ SELECT
         SELECT 1 FROM verdict_appearances e
         WHERE e.verdict_id = a.verdict_id AND e.first_crawl_id < a.first_crawl_id
     ) AS new_verdict
-FROM verdict_appearances a
-JOIN crawls cr ON cr.id = a.first_crawl_id
+FROM crawls cr
+CROSS JOIN verdict_appearances a ON a.first_crawl_id = cr.id
 JOIN verdicts v ON v.id = a.verdict_id
 JOIN tools t ON t.id = v.tool_id
 JOIN comparisons c ON c.id = a.comparison_id
@@ -164,7 +159,7 @@ WHERE c.gone_crawl_id = cp.crawl_id
    )
 """,
     "verdict_conflicts": """
-WITH conflicts AS (
+WITH conflicts AS MATERIALIZED (
     -- the same words filed under more than one tool (a misattribution) ...
     SELECT 'different tools' AS conflict, v.id AS verdict_id
     FROM verdicts v
@@ -174,8 +169,8 @@ WITH conflicts AS (
     UNION ALL
     -- ... or one verdict standing in different reviewer rows on different pages
     SELECT 'different seats', verdict_id
-    FROM verdict_appearances
-    GROUP BY verdict_id HAVING count(DISTINCT reviewer_seat) > 1
+    FROM summary_verdicts
+    WHERE seats > 1
 )
 SELECT
     v.text_key,
@@ -190,9 +185,9 @@ SELECT
     a.first_seen,
     a.last_seen
 FROM conflicts k
-JOIN verdicts v ON v.id = k.verdict_id
+CROSS JOIN verdicts v ON v.id = k.verdict_id
 JOIN tools t ON t.id = v.tool_id
-JOIN verdict_appearances a ON a.verdict_id = v.id
+CROSS JOIN verdict_appearances a ON a.verdict_id = v.id
 JOIN comparisons c ON c.id = a.comparison_id
 """,
     "verdict_reuse": """
@@ -202,16 +197,14 @@ SELECT
     t.name AS tool_name,
     v.reviewer_seat,
     v.text,
-    count(a.comparison_id) AS pages,
-    coalesce(sum(a.last_seen >= c.last_seen AND c.gone_at IS NULL), 0) AS current_pages,
+    coalesce(s.pages, 0) AS pages,
+    coalesce(s.current_pages, 0) AS current_pages,
     v.near_duplicate_of,
     v.first_seen,
     v.last_seen
 FROM verdicts v
 JOIN tools t ON t.id = v.tool_id
-LEFT JOIN verdict_appearances a ON a.verdict_id = v.id
-LEFT JOIN comparisons c ON c.id = a.comparison_id
-GROUP BY v.id
+LEFT JOIN summary_verdicts s ON s.verdict_id = v.id
 """,
     "parse_health": """
 SELECT

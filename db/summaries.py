@@ -1,0 +1,301 @@
+"""Summary tables: the archive's aggregates kept up to date, so the published views answer fast.
+
+At 100,000 pages the views that aggregate the whole archive (reuse counts over 800,000
+verdict appearances, price moves over 200,000 listings, the current listing of every
+page) took seconds per click in Datasette. Their aggregates now live in four tables,
+refreshed where the archive changes, and the views are thin selects over them:
+
+- `summary_verdicts`: per verdict, pages carrying it, current pages, distinct seats,
+  first crawl (verdict_reuse, verdict_conflicts, the reuse chart and queries);
+- `summary_current_listings`: the current row of every (comparison, position), the
+  "complete first, newest first" rule (current_comparisons, comparisons_of_a_tool,
+  the panel score chart);
+- `summary_price_pairs`: (comparison, tool) pairs whose entry price ever changed
+  (price_changes, entry_price_changes, the price change chart);
+- `summary_tools`: per tool, pages, listings, distinct prices, verdicts, average panel
+  score and latest prices (tool_overview and the tool pickers of queries and charts).
+
+Triggers on the base tables record each comparison whose rows changed in
+`summary_dirty` (a re-crawl's 304s change nothing there); `refresh` recomputes the
+summaries of those comparisons (and of the verdicts on them) and empties it. Per-tool
+figures are recomputed whole: "latest price" follows every fetch's time, not just
+changes, and 548 tools cost one pass over `listings`. `rebuild` recomputes everything
+(a migration; the tests check the increments against it).
+
+Who calls `refresh`: the end of every crawl (crawler/engine.py, once, whatever the
+crawl's outcome), `verdicts reparse`, `verdicts serve` at start, and `ArchiveWriter.store`
+outside a crawl (tests, tools). While a crawl runs the views show the archive as of the end of
+the previous crawl plus whatever the base tables already hold for the other columns.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+#: Tables this module owns (never public API: the views over them are).
+TABLES = ("summary_verdicts", "summary_current_listings", "summary_price_pairs", "summary_tools")
+
+SCHEMA = """
+CREATE TABLE summary_dirty (
+    comparison_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE summary_dirty_verdicts (
+    verdict_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE summary_verdicts (
+    verdict_id TEXT PRIMARY KEY,
+    pages INTEGER NOT NULL,
+    current_pages INTEGER NOT NULL,
+    seats INTEGER NOT NULL,
+    first_crawl_id INTEGER
+) WITHOUT ROWID;
+CREATE INDEX idx_summary_verdicts_pages ON summary_verdicts(pages);
+CREATE TABLE summary_current_listings (
+    comparison_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    tool_id TEXT NOT NULL,
+    panel_ship_pct INTEGER,
+    community_pct INTEGER,
+    entry_price TEXT,
+    entry_price_usd REAL,
+    entry_price_kind TEXT,
+    PRIMARY KEY (comparison_id, position)
+) WITHOUT ROWID;
+CREATE INDEX idx_summary_current_tool ON summary_current_listings(tool_id);
+CREATE TABLE summary_price_pairs (
+    comparison_id TEXT NOT NULL,
+    tool_id TEXT NOT NULL,
+    complete_prices INTEGER NOT NULL,
+    moved INTEGER NOT NULL,
+    PRIMARY KEY (comparison_id, tool_id)
+) WITHOUT ROWID;
+CREATE TABLE summary_tools (
+    tool_id TEXT PRIMARY KEY,
+    pages INTEGER NOT NULL,
+    listings INTEGER NOT NULL,
+    priced_listings INTEGER NOT NULL,
+    prices INTEGER NOT NULL,
+    verdicts INTEGER NOT NULL,
+    avg_panel_ship_pct REAL,
+    entry_price TEXT,
+    entry_price_kind TEXT
+) WITHOUT ROWID;
+CREATE TRIGGER summary_dirty_comparison_new AFTER INSERT ON comparisons BEGIN
+    INSERT INTO summary_dirty SELECT new.id
+        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.id);
+END;
+CREATE TRIGGER summary_dirty_comparison AFTER UPDATE OF snapshot_id, gone_at, complete, content_hash
+ON comparisons WHEN old.snapshot_id IS NOT new.snapshot_id OR old.gone_at IS NOT new.gone_at
+    OR old.complete IS NOT new.complete OR old.content_hash IS NOT new.content_hash
+BEGIN
+    INSERT INTO summary_dirty SELECT new.id
+        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.id);
+END;
+CREATE TRIGGER summary_dirty_listing_new AFTER INSERT ON listings BEGIN
+    INSERT INTO summary_dirty SELECT new.comparison_id
+        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.comparison_id);
+END;
+CREATE TRIGGER summary_dirty_listing_gone AFTER DELETE ON listings BEGIN
+    INSERT INTO summary_dirty SELECT old.comparison_id
+        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = old.comparison_id);
+END;
+CREATE TRIGGER summary_dirty_appearance_new AFTER INSERT ON verdict_appearances BEGIN
+    INSERT INTO summary_dirty SELECT new.comparison_id
+        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.comparison_id);
+END;
+CREATE TRIGGER summary_dirty_appearance_gone AFTER DELETE ON verdict_appearances BEGIN
+    INSERT INTO summary_dirty SELECT old.comparison_id
+        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = old.comparison_id);
+    INSERT INTO summary_dirty_verdicts SELECT old.verdict_id
+        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty_verdicts WHERE verdict_id = old.verdict_id);
+END;
+CREATE TRIGGER summary_dirty_appearance AFTER UPDATE OF reviewer_seat, complete, first_crawl_id
+ON verdict_appearances WHEN old.reviewer_seat IS NOT new.reviewer_seat
+    OR old.complete IS NOT new.complete OR old.first_crawl_id IS NOT new.first_crawl_id
+BEGIN
+    INSERT INTO summary_dirty SELECT new.comparison_id
+        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.comparison_id);
+END;
+"""
+
+_DIRTY = "SELECT comparison_id FROM summary_dirty"
+
+#: The current row of each dirty (comparison, position): complete first, then newest seen,
+#: then newest written (the rule current_comparisons always had).
+_CURRENT = f"""
+INSERT OR REPLACE INTO summary_current_listings
+SELECT l.comparison_id, l.position, l.tool_id, l.panel_ship_pct, l.community_pct,
+    l.entry_price, l.entry_price_usd, l.entry_price_kind
+FROM (SELECT DISTINCT comparison_id, position FROM listings
+      WHERE comparison_id IN ({_DIRTY})) AS k
+JOIN listings l ON l.rowid = (
+    SELECT rowid FROM listings x
+    WHERE x.comparison_id = k.comparison_id AND x.position = k.position
+    ORDER BY x.complete DESC, x.last_seen DESC, x.rowid DESC
+    LIMIT 1
+)"""
+
+#: Pairs with more than one complete price (price_changes) or two different printed prices
+#: among all rows (entry_price_changes and the chart); others are left out.
+_PRICE_PAIRS = f"""
+INSERT INTO summary_price_pairs
+SELECT * FROM (
+    SELECT comparison_id, tool_id,
+        count(DISTINCT CASE WHEN complete = 1
+            THEN json_array(entry_price, entry_price_usd, entry_price_kind) END) AS complete_prices,
+        coalesce(min(entry_price) != max(entry_price), 0) AS moved
+    FROM listings
+    WHERE comparison_id IN ({_DIRTY})
+    GROUP BY comparison_id, tool_id
+) WHERE complete_prices > 1 OR moved
+"""
+
+#: Every verdict on a dirty comparison, counted again over all its pages.
+_VERDICTS = f"""
+INSERT OR REPLACE INTO summary_verdicts
+SELECT a.verdict_id,
+    count(*),
+    coalesce(sum(a.last_seen >= c.last_seen AND c.gone_at IS NULL), 0),
+    count(DISTINCT a.reviewer_seat),
+    min(a.first_crawl_id)
+FROM verdict_appearances a
+LEFT JOIN comparisons c ON c.id = a.comparison_id
+WHERE a.verdict_id IN (
+    SELECT verdict_id FROM verdict_appearances WHERE comparison_id IN ({_DIRTY})
+    UNION SELECT verdict_id FROM summary_dirty_verdicts
+)
+GROUP BY a.verdict_id
+"""
+
+#: Per tool, in one pass over listings (plus the verdict counts).
+_TOOLS = """
+INSERT INTO summary_tools
+WITH ranked AS (
+    SELECT tool_id, comparison_id, panel_ship_pct,
+        first_value(entry_price_kind) OVER (PARTITION BY tool_id
+            ORDER BY complete DESC, last_seen DESC, rowid DESC) AS kind,
+        entry_price, entry_price_usd,
+        CASE WHEN entry_price IS NOT NULL THEN row_number() OVER (PARTITION BY tool_id, entry_price IS NULL
+            ORDER BY last_seen DESC, rowid DESC) END AS price_rank
+    FROM listings
+),
+per_tool AS (
+    SELECT tool_id,
+        count(DISTINCT comparison_id) AS pages,
+        count(*) AS listings,
+        count(entry_price_usd) AS priced_listings,
+        count(DISTINCT entry_price_usd) AS prices,
+        avg(panel_ship_pct) AS avg_panel,
+        max(CASE WHEN price_rank = 1 THEN entry_price END) AS entry_price,
+        max(kind) AS kind
+    FROM ranked
+    GROUP BY tool_id
+)
+SELECT t.id,
+    coalesce(p.pages, 0),
+    coalesce(p.listings, 0),
+    coalesce(p.priced_listings, 0),
+    coalesce(p.prices, 0),
+    (SELECT count(*) FROM verdicts v WHERE v.tool_id = t.id),
+    p.avg_panel,
+    p.entry_price,
+    p.kind
+FROM tools t
+LEFT JOIN per_tool p ON p.tool_id = t.id
+"""
+
+
+def create(conn: Any) -> None:
+    """Create the summary tables and the triggers that mark changed comparisons (a migration)."""
+    statement = ""
+    for line in SCHEMA.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            conn.execute(statement)
+            statement = ""
+
+
+def refresh(conn: Any, tools: bool = False) -> int:
+    """Bring the summaries up to date with the base tables; returns the comparisons recomputed.
+
+    Per-tool figures are recomputed when anything changed, or when `tools` says so (the end
+    of a crawl: its re-fetches moved `last_seen`, which picks a tool's latest price).
+    Runs in the caller's transaction when one is open (else in its own).
+    """
+    conn = conn if isinstance(conn, sqlite3.Connection) else conn.conn
+    started = time.perf_counter()
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        dirty = conn.execute(
+            "SELECT (SELECT count(*) FROM summary_dirty) + (SELECT count(*) FROM summary_dirty_verdicts)"
+        ).fetchone()[0]
+        if dirty:
+            for table in ("summary_current_listings", "summary_price_pairs"):
+                conn.execute(f"DELETE FROM {table} WHERE comparison_id IN ({_DIRTY})")
+            conn.execute(_CURRENT)
+            conn.execute(_PRICE_PAIRS)
+            conn.execute(
+                "DELETE FROM summary_verdicts WHERE verdict_id IN (SELECT verdict_id FROM "
+                "summary_dirty_verdicts) AND verdict_id NOT IN (SELECT verdict_id FROM verdict_appearances)"
+            )
+            conn.execute(_VERDICTS)
+            conn.execute("DELETE FROM summary_dirty")
+            conn.execute("DELETE FROM summary_dirty_verdicts")
+        if dirty or tools:
+            conn.execute("DELETE FROM summary_tools")
+            conn.execute(_TOOLS)
+        # What the last refresh cost, for bench/crawl.py (the writer's price of the summaries).
+        conn.execute(
+            "INSERT OR REPLACE INTO archive_state (key, value) VALUES ('summaries.last_refresh', ?)",
+            [f"{dirty} {time.perf_counter() - started:.4f}"],
+        )
+        if own:
+            conn.execute("COMMIT")
+    except BaseException:
+        if own and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return int(dirty)
+
+
+def is_dirty(conn: Any) -> bool:
+    """Whether rows changed since the last refresh (two small reads)."""
+    conn = conn if isinstance(conn, sqlite3.Connection) else conn.conn
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM summary_dirty) OR EXISTS (SELECT 1 FROM summary_dirty_verdicts)"
+    ).fetchone()
+    return bool(row[0])
+
+
+def rebuild(conn: Any) -> int:
+    """Recompute every summary from the base tables (the first build; the tests' reference)."""
+    conn = conn if isinstance(conn, sqlite3.Connection) else conn.conn
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        for table in TABLES:
+            conn.execute(f"DELETE FROM {table}")
+        conn.execute("INSERT OR IGNORE INTO summary_dirty SELECT id FROM comparisons")
+        conn.execute(
+            "INSERT OR IGNORE INTO summary_dirty SELECT DISTINCT comparison_id FROM listings "
+            "UNION SELECT DISTINCT comparison_id FROM verdict_appearances"
+        )
+        count = refresh(conn, tools=True)
+        if own:
+            conn.execute("COMMIT")
+    except BaseException:
+        if own and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return count
+
+
+def snapshot(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every summary row, sorted: what `refresh` left, to compare with a `rebuild`."""
+    conn = conn if isinstance(conn, sqlite3.Connection) else conn.conn
+    return {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr) for table in TABLES}

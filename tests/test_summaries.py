@@ -1,0 +1,220 @@
+"""The summary tables agree with the base tables: increments equal a from-scratch rebuild,
+and the views over them answer exactly what the old whole-archive aggregates answered."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.config import Settings, Site
+from crawler.engine import crawl
+from crawler.static_server import StaticServer
+from db import summaries
+from db.archive import connect_sqlite, open_archive
+from db.reparse import run_reparse
+from db.store import ArchiveWriter
+from parsers import parse_page
+from tests.archive_factory import at, comparison, fetched, listing, other, with_quote
+from tests.conftest import FIXTURES
+
+URLS = [f"https://example.test/compare/alpha-vs-{name}" for name in ("beta", "gamma", "delta")]
+
+#: The views as they were before the summaries: whole-archive aggregates over the base tables.
+FROM_SCRATCH = {
+    "verdict_reuse": """
+        SELECT v.id, v.tool_id, t.name, v.reviewer_seat, v.text, count(a.comparison_id),
+            coalesce(sum(a.last_seen >= c.last_seen AND c.gone_at IS NULL), 0),
+            v.near_duplicate_of, v.first_seen, v.last_seen
+        FROM verdicts v JOIN tools t ON t.id = v.tool_id
+        LEFT JOIN verdict_appearances a ON a.verdict_id = v.id
+        LEFT JOIN comparisons c ON c.id = a.comparison_id
+        GROUP BY v.id""",
+    "current_comparisons": """
+        SELECT c.id, l1.tool_id, l1.panel_ship_pct, l1.community_pct, l1.entry_price,
+            l1.entry_price_usd, l1.entry_price_kind, l2.tool_id, l2.entry_price
+        FROM comparisons c
+        LEFT JOIN listings l1 ON l1.rowid = (SELECT rowid FROM listings WHERE comparison_id = c.id
+            AND position = 1 ORDER BY complete DESC, last_seen DESC, rowid DESC LIMIT 1)
+        LEFT JOIN listings l2 ON l2.rowid = (SELECT rowid FROM listings WHERE comparison_id = c.id
+            AND position = 2 ORDER BY complete DESC, last_seen DESC, rowid DESC LIMIT 1)""",
+    "price_changes": """
+        WITH periods AS (
+            SELECT comparison_id, tool_id, entry_price, entry_price_usd, entry_price_kind,
+                min(first_seen) AS first_seen, max(last_seen) AS last_seen
+            FROM listings WHERE complete = 1
+            GROUP BY comparison_id, tool_id, entry_price, entry_price_usd, entry_price_kind),
+        ordered AS (
+            SELECT periods.*, count(*) OVER (PARTITION BY comparison_id, tool_id) AS prices,
+                lag(entry_price) OVER w AS previous
+            FROM periods WINDOW w AS (PARTITION BY comparison_id, tool_id ORDER BY first_seen))
+        SELECT tool_id, comparison_id, entry_price, previous, first_seen, last_seen
+        FROM ordered WHERE prices > 1""",
+    "verdict_conflicts": """
+        SELECT verdict_id FROM verdict_appearances GROUP BY verdict_id
+        HAVING count(DISTINCT reviewer_seat) > 1""",
+}
+#: The same columns from the views as they are now.
+NOW = {
+    "verdict_reuse": "SELECT * FROM verdict_reuse",
+    "current_comparisons": """SELECT comparison_id, tool1_id, tool1_panel_ship_pct,
+        tool1_community_pct, tool1_entry_price, tool1_entry_price_usd, tool1_entry_price_kind,
+        tool2_id, tool2_entry_price FROM current_comparisons""",
+    "price_changes": """SELECT tool_id, comparison_id, entry_price, previous_entry_price, first_seen,
+        last_seen FROM price_changes""",
+    "verdict_conflicts": """SELECT DISTINCT verdict_id FROM verdict_conflicts
+        WHERE conflict = 'different seats'""",
+}
+
+
+def rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
+    return sorted(conn.execute(sql).fetchall(), key=repr)
+
+
+def assert_consistent(conn: sqlite3.Connection) -> None:
+    """What the increments left equals a rebuild, and the views equal the old aggregates."""
+    assert conn.execute("SELECT count(*) FROM summary_dirty").fetchone()[0] == 0
+    kept = summaries.snapshot(conn)
+    conn.execute("SAVEPOINT scratch")
+    try:
+        summaries.rebuild(conn)
+        rebuilt = summaries.snapshot(conn)
+    finally:
+        conn.execute("ROLLBACK TO scratch")
+        conn.execute("RELEASE scratch")
+    assert kept == rebuilt
+    for name, sql in FROM_SCRATCH.items():
+        assert rows(conn, NOW[name]) == rows(conn, sql), name
+
+
+def crawl_row(conn: sqlite3.Connection, day: int) -> int:
+    cursor = conn.execute(
+        "INSERT INTO crawls (site, start_urls, started_at, status) VALUES ('s', '[]', ?, 'completed')",
+        [at(day, 0)],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def store(conn: sqlite3.Connection, day: int, batch: list[Any]) -> None:
+    """One crawl as the engine runs it: batches without summaries, one refresh at the end."""
+    ArchiveWriter(conn, crawl_row(conn, day), summaries=False).store(batch)
+    summaries.refresh(conn, tools=True)
+
+
+@pytest.fixture
+def conn(archive_path: Path) -> Iterator[sqlite3.Connection]:
+    open_archive(archive_path).close()
+    connection = connect_sqlite(archive_path)
+    yield connection
+    connection.close()
+
+
+def test_crawls_that_change_remove_and_revisit_pages_keep_summaries_exact(conn: sqlite3.Connection) -> None:
+    first = [comparison("Alpha", name.title()) for name in ("beta", "gamma", "delta")]
+    store(
+        conn,
+        1,
+        [(fetched(url, f"<p>{url} 1</p>", at(1)), parse) for url, parse in zip(URLS, first, strict=True)],
+    )
+    assert_consistent(conn)
+    assert conn.execute("SELECT count(*) FROM summary_verdicts").fetchone()[0] > 0
+
+    repriced = replace(first[0], listings=[listing(1, "Alpha", "$25/mo", 25.0), first[0].listings[1]])
+    reworded = with_quote(first[1], 2, "Seat 2 now says Alpha is merely fine under load.")
+    store(
+        conn,
+        2,
+        [
+            (fetched(URLS[0], "<p>beta 2</p>", at(2)), repriced),
+            (fetched(URLS[1], "<p>gamma 2</p>", at(2)), reworded),
+            (other(URLS[2], "gone", at(2), status=410), None),
+        ],
+    )
+    assert_consistent(conn)
+    assert conn.execute("SELECT count(*) FROM price_changes").fetchone()[0] == 2
+    reuse = dict(conn.execute("SELECT text, current_pages FROM verdict_reuse").fetchall())
+    assert reuse["Seat 2 now says Alpha is merely fine under load."] == 1
+    assert reuse[first[1].quotes[2].text] == 1  # on beta still; gone from gamma; delta is gone
+
+    # Unchanged re-crawl: 304s move last_seen only; nothing is dirty, every count stays.
+    before = summaries.snapshot(conn)
+    ArchiveWriter(conn, crawl_row(conn, 3), summaries=False).store(
+        [(other(url, "not_modified", at(3), status=304), None) for url in URLS[:2]]
+    )
+    assert conn.execute("SELECT count(*) FROM summary_dirty").fetchone()[0] == 0
+    summaries.refresh(conn, tools=True)
+    assert summaries.snapshot(conn)["summary_verdicts"] == before["summary_verdicts"]
+    assert_consistent(conn)
+
+    # The gone page comes back with its old body: current again.
+    store(conn, 4, [(fetched(URLS[2], f"<p>{URLS[2]} 1</p>", at(4)), first[2])])
+    assert_consistent(conn)
+
+
+def test_an_incomplete_parse_keeps_summaries_exact(conn: sqlite3.Connection) -> None:
+    store(conn, 1, [(fetched(URLS[0], "<p>1</p>", at(1)), comparison())])
+    broken = comparison(status="incomplete", problems=["entry_price: missing"])
+    broken.listings = [listing(1, "Alpha", None, None, entry_price_kind=None), broken.listings[1]]
+    store(conn, 2, [(fetched(URLS[0], "<p>2</p>", at(2)), broken)])
+    assert_consistent(conn)
+    assert conn.execute("SELECT tool1_entry_price FROM current_comparisons").fetchone()[0] == "$20/mo"
+
+
+def test_a_writer_outside_a_crawl_refreshes_at_every_store(conn: sqlite3.Connection) -> None:
+    ArchiveWriter(conn, None).store([(fetched(URLS[0], "<p>1</p>", at(1)), comparison())])
+    assert conn.execute("SELECT count(*) FROM summary_dirty").fetchone()[0] == 0
+    assert conn.execute("SELECT max(pages) FROM verdict_reuse").fetchone()[0] == 1
+    assert_consistent(conn)
+
+
+def test_reparse_leaves_summaries_exact(archive_path: Path) -> None:
+    variants = FIXTURES / "variants"
+    db = open_archive(archive_path)
+    page = (variants / "seed_000_divs.html").read_bytes()
+    other_page = (variants / "seed_004_tables.html").read_bytes()
+    good = parse_page(page, URLS[0])
+    wrong = replace(
+        good,
+        parser_version="0.0.1",
+        listings=[replace(good.listings[0], entry_price="Fre", entry_price_usd=None), *good.listings[1:]],
+        quotes=[replace(good.quotes[0], text="garbled"), *good.quotes[1:]],
+    )
+    writer = ArchiveWriter(db, None, summaries=False)
+    writer.store([(fetched(URLS[0], page, at(1)), wrong), (fetched(URLS[1], other_page, at(1)), None)])
+    db.close()
+    assert run_reparse(archive_path, workers=1) == 0
+    conn = connect_sqlite(archive_path)
+    try:
+        assert_consistent(conn)
+        texts = [t for (t,) in conn.execute("SELECT text FROM verdict_reuse")]
+        assert "garbled" not in texts and texts
+    finally:
+        conn.close()
+
+
+def test_a_real_crawl_ends_with_summaries_exact(tmp_path: Path, archive_path: Path) -> None:
+    site = Path(shutil.copytree(FIXTURES / "site", tmp_path / "site"))
+    with StaticServer(site) as server:
+        settings = Settings(
+            db_path=archive_path, sites=(Site(name="fixture", start_urls=(f"{server.origin}/",)),), delay=0.0
+        )
+        assert crawl(settings).status == "completed"
+        comparisons = sorted(site.glob("compare/*/index.html"))
+        page = next(p for p in comparisons if b'stat__value">$' in p.read_bytes())
+        text = page.read_text(encoding="utf-8")
+        page.write_text(re.sub(r'(stat__value">\$)(\d)', r"\g<1>9\g<2>", text, count=1), encoding="utf-8")
+        assert crawl(settings).status == "completed"
+    conn = connect_sqlite(archive_path)
+    try:
+        assert_consistent(conn)
+        assert conn.execute("SELECT count(*) FROM price_changes").fetchone()[0] >= 2
+        state = conn.execute("SELECT value FROM archive_state WHERE key = 'summaries.last_refresh'")
+        assert state.fetchone()[0].split()[0] == "1"  # one comparison recomputed at the second crawl's end
+    finally:
+        conn.close()
