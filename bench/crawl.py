@@ -341,8 +341,23 @@ def crawl_leg(name: str, origin: str, db: Path, logs: Path) -> Leg:
         print(f"  ! {name}: exit code {code}; last lines of {log}:\n" + "\n".join(text.splitlines()[-8:]))
     leg = Leg(name, requests, wall, cpu, peak)
     leg.extra.update(exit=code, processes=len(tree.hwm), after=archive_facts(db), before=before)
-    leg.extra.update(roles=tree.by_role(), hwm_sum=tree.hwm_sum_mb)
+    leg.extra.update(roles=tree.by_role(), hwm_sum=tree.hwm_sum_mb, summaries=summary_refresh(db))
     return leg
+
+
+def summary_refresh(db: Path) -> tuple[int, float] | None:
+    """(comparisons recomputed, seconds) of the summaries' refresh at the crawl's end."""
+    conn = sqlite3.connect(db)
+    try:
+        row = conn.execute("SELECT value FROM archive_state WHERE key = 'summaries.last_refresh'").fetchone()
+    except sqlite3.OperationalError:
+        row = None
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    dirty, seconds = row[0].split()
+    return int(dirty), float(seconds)
 
 
 def scrapy_leg(origin: str, workdir: Path, logs: Path) -> Leg:
@@ -475,6 +490,11 @@ def report(legs: dict[str, Leg]) -> None:
             )
             hwm = legs[key].extra["hwm_sum"]
             print(f"  {legs[key].name}: {shown} (sum of the peaks {hwm:.0f} MB)")
+            refreshed = legs[key].extra.get("summaries")
+            if isinstance(refreshed, tuple):  # the writer's price of the summary tables
+                dirty, seconds = refreshed
+                share = 100 * seconds / legs[key].wall
+                print(f"    summaries refreshed at its end: {dirty:,} pages, {seconds:.2f} s ({share:.1f} %)")
     ratio = crawl.rate / bare.rate
     target("crawl / bare httpx loop (16 conn)", f"{ratio:.2f}x", "target >= 2x", ratio >= 2)
     target("crawl / bare httpx+aiohttp loop", f"{crawl.rate / aio.rate:.2f}x", "(same transport)", None)

@@ -50,6 +50,7 @@ if str(ROOT) not in sys.path:
 
 from bench import synthetic_site as bench_site  # noqa: E402
 from bench.crawl import NGINX, NGINX_CONF, PY, archive_facts, free_port, wait_for_port  # noqa: E402
+from db.archive import sqlite_uri  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 CONCURRENCY = 16
@@ -349,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.build_only:
         print(db)
         return 0
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = sqlite3.connect(sqlite_uri(db, mode="ro"), uri=True)
     facts = {
         t: conn.execute(f"select count(*) from {t}").fetchone()[0]
         for t in ("comparisons", "listings", "verdicts", "verdict_appearances", "snapshots")
