@@ -3,8 +3,8 @@
 -- Ids of pages, comparisons, tools, listings and verdicts are hashes of their content
 -- (canonical URL, normalised name, values, normalised text), so the same tool or quote
 -- archived on two machines has the same id in both: rows meet on their ids and only their
--- seen windows are merged. Crawls and snapshots are numbered per archive; the other
--- archive's numbers are shifted past this one's.
+-- seen windows are merged. Crawls, snapshots and fetches are numbered per archive; the
+-- other archive's numbers are shifted past this one's.
 --
 -- Usage (both archives opened once by the same release, so their schemas match):
 --   cp a.db merged.db
@@ -17,7 +17,8 @@ BEGIN;
 
 CREATE TEMP TABLE merge_offsets AS SELECT
     (SELECT coalesce(max(id), 0) FROM main.crawls) AS crawl,
-    (SELECT coalesce(max(id), 0) FROM main.snapshots) AS snapshot;
+    (SELECT coalesce(max(id), 0) FROM main.snapshots) AS snapshot,
+    (SELECT coalesce(max(id), 0) FROM main.fetch_log) AS fetch;
 
 INSERT INTO main.crawls (id, site, start_urls, started_at, finished_at, status, pages_fetched,
     pages_not_modified, pages_failed, comparisons_new, comparisons_changed, verdicts_new, error)
@@ -171,6 +172,21 @@ ON CONFLICT (comparison_id) DO UPDATE SET
         SELECT change_states.crawl_id, change_states.observed_at, change_states.gone,
             change_states.state
         WHERE excluded.observed_at <= change_states.observed_at);
+
+-- Head templates are shared by content; the other archive's fetches point at this one's copy.
+INSERT INTO main.fetch_heads (remote_ip, request, response)
+SELECT h.remote_ip, h.request, h.response FROM other.fetch_heads h
+WHERE NOT EXISTS (
+    SELECT 1 FROM main.fetch_heads m
+    WHERE m.request = h.request AND m.response = h.response AND m.remote_ip IS h.remote_ip);
+
+INSERT INTO main.fetch_log (id, crawl_id, snapshot_id, fetched_at, http_status, heads_id, head_values)
+SELECT f.id + o.fetch, f.crawl_id + o.crawl, f.snapshot_id + o.snapshot, f.fetched_at, f.http_status,
+    (SELECT min(m.id) FROM other.fetch_heads h JOIN main.fetch_heads m
+        ON m.request = h.request AND m.response = h.response AND m.remote_ip IS h.remote_ip
+     WHERE h.id = f.heads_id),
+    f.head_values
+FROM other.fetch_log f, merge_offsets o;
 
 DROP TABLE merge_offsets;
 

@@ -55,7 +55,8 @@ def test_two_archives_merge_on_their_content_ids(tmp_path: Path) -> None:
     for path in (first, second):
         conn = connect_sqlite(path)
         counts[path] = {
-            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("crawls", "snapshots")
+            t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("crawls", "snapshots", "fetch_log")
         }
         conn.close()
 
@@ -70,6 +71,14 @@ def test_two_archives_merge_on_their_content_ids(tmp_path: Path) -> None:
             one("SELECT count(*) FROM snapshots")[0]
             == counts[first]["snapshots"] + counts[second]["snapshots"]
         )
+        assert (
+            one("SELECT count(*) FROM fetch_log")[0]
+            == counts[first]["fetch_log"] + counts[second]["fetch_log"]
+        )
+        orphans = (
+            "SELECT count(*) FROM fetch_log f LEFT JOIN fetch_heads h ON h.id = f.heads_id WHERE h.id IS NULL"
+        )
+        assert one(orphans)[0] == 0
         assert one("SELECT count(*) FROM comparisons")[0] == 3
         assert one("SELECT count(*) FROM tools WHERE name = 'Alpha'")[0] == 1
         alpha_quote = "Seat 1 says Alpha is clean: the primitive holds up well under load."
@@ -115,5 +124,7 @@ def test_the_recipe_names_every_column_of_every_table_it_merges(tmp_path: Path) 
     for table in tables:
         columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
         statement = re.search(rf"INSERT (?:OR IGNORE )?INTO main\.{table} \(([^)]*)\)", recipe)
-        assert statement and [c.strip() for c in statement[1].split(",")] == columns, table
+        named = [c.strip() for c in statement[1].split(",")] if statement else []
+        renumbered = [c for c in columns if c != "id"]  # an INTEGER PRIMARY KEY given anew
+        assert named in (columns, renumbered), table
     conn.close()
