@@ -424,6 +424,9 @@ def import_warcs(
             from db.near_duplicates import mark_near_duplicates
 
             mark_near_duplicates(conn)
+        from db.summaries import refresh
+
+        refresh(conn, tools=True)  # the aggregates behind the views (db/summaries.py)
     finally:
         conn.close()
     return report
