@@ -21,9 +21,11 @@ CREATE TEMP TABLE merge_offsets AS SELECT
     (SELECT coalesce(max(id), 0) FROM main.fetch_log) AS fetch;
 
 INSERT INTO main.crawls (id, site, start_urls, started_at, finished_at, status, pages_fetched,
-    pages_not_modified, pages_failed, comparisons_new, comparisons_changed, verdicts_new, error)
+    pages_not_modified, pages_failed, comparisons_new, comparisons_changed, verdicts_new, error,
+    pages_unreadable, parse_errors, unreadable_urls)
 SELECT id + o.crawl, site, start_urls, started_at, finished_at, status, pages_fetched,
-    pages_not_modified, pages_failed, comparisons_new, comparisons_changed, verdicts_new, error
+    pages_not_modified, pages_failed, comparisons_new, comparisons_changed, verdicts_new, error,
+    pages_unreadable, parse_errors, unreadable_urls
 FROM other.crawls, merge_offsets o;
 
 INSERT OR IGNORE INTO main.bodies (sha256, size, compression, data)
@@ -161,6 +163,8 @@ INSERT OR IGNORE INTO main.changes (id, crawl_id, observed_at, comparison_id, to
 SELECT id, crawl_id + o.crawl, observed_at, comparison_id, tool_id, kind, field, old, new, detail
 FROM other.changes, merge_offsets o;
 
+INSERT OR IGNORE INTO main.change_texts (ref, text) SELECT ref, text FROM other.change_texts;
+
 INSERT INTO main.change_states (comparison_id, crawl_id, observed_at, gone, state)
 SELECT comparison_id, crawl_id + o.crawl, observed_at, gone, state
 FROM other.change_states, merge_offsets o WHERE true
@@ -172,6 +176,13 @@ ON CONFLICT (comparison_id) DO UPDATE SET
         SELECT change_states.crawl_id, change_states.observed_at, change_states.gone,
             change_states.state
         WHERE excluded.observed_at <= change_states.observed_at);
+
+INSERT INTO main.snapshot_embedded (snapshot_id, kind, data)
+SELECT snapshot_id + o.snapshot, kind, data FROM other.snapshot_embedded, merge_offsets o;
+
+INSERT INTO main.embedded_disagreements (snapshot_id, source, field, position, visible, embedded)
+SELECT snapshot_id + o.snapshot, source, field, position, visible, embedded
+FROM other.embedded_disagreements, merge_offsets o;
 
 -- Head templates are shared by content; the other archive's fetches point at this one's copy.
 INSERT INTO main.fetch_heads (remote_ip, request, response)
