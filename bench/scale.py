@@ -66,7 +66,7 @@ BUILD = [
            printf('%016x', (i * 2654435761 + 3) % 1152921504606846976) AS cid,
            'https://bench.test/compare/' || i || '/' AS url,
            i % :tools AS a, (i * 7 + 1 + i / :tools) % :tools AS b,
-           CASE WHEN i % 50 = 0 THEN 'price' WHEN i % 50 = 25 THEN 'quote' ELSE '' END AS change
+           CASE WHEN i % 100 = 0 THEN 'price' WHEN i % 100 = 50 THEN 'quote' ELSE '' END AS change
        FROM k""",
     """UPDATE page_plan SET b = (b + 1) % :tools WHERE a = b""",
     """INSERT INTO bodies (sha256, size, compression, data)

@@ -62,7 +62,8 @@ def full_scans(conn: sqlite3.Connection, sql: str) -> list[str]:
     scans = []
     for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params):
         detail = row[3]
-        match = re.match(r"SCAN (\w+)", detail)
+        # a full pass: SCAN, or an automatic index SQLite builds by reading the whole table
+        match = re.match(r"SCAN (\w+)", detail) or re.match(r"SEARCH (\w+) USING AUTOMATIC", detail)
         if match and match[1] in names:
             scans.append(f"{detail} ({names[match[1]]})")
     return scans
