@@ -87,6 +87,7 @@ def crawl_options(func: F) -> F:
             help="normal: a power loss may lose the last commits, never consistency; "
             "full: sync every commit (slower) [normal].",
         ),
+        click.option("--timeout", type=float, help="Seconds one page may take in all [120]."),
     ]
     for option in reversed(options):
         func = option(func)

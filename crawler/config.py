@@ -15,6 +15,7 @@ The file (every key optional except each site's `start_urls`)::
     schedule = "0 3 * * *"       # cron, for `verdicts schedule`
     timezone = "Europe/Paris"    # default: the machine's local time zone
     max_crawl_delay = 60.0       # a longer robots.txt Crawl-delay is cut to this (and logged)
+    timeout = 120.0              # seconds one page may take in all (headers and body)
     transport = "aiohttp"        # or "httpx": httpx's own client and pool (slower, ~3x CPU)
     lock_timeout = 60.0          # seconds to wait for another command's archive lock (0: fail at once)
     durability = "normal"        # or "full": sync every commit (survives power loss; slower)
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -59,12 +60,14 @@ _TOP_KEYS = {
     "transport",
     "lock_timeout",
     "durability",
+    "timeout",
     "sites",
 }
 TRANSPORTS = ("aiohttp", "httpx")
 DURABILITIES = ("normal", "full")
 DEFAULT_LOCK_TIMEOUT = 60.0  # db.lock.DEFAULT_TIMEOUT (not imported: settings stay below db/)
 DEFAULT_MAX_CRAWL_DELAY = 60.0
+DEFAULT_TIMEOUT = 120.0
 _SITE_KEYS = {"name", "start_urls", "hosts", "include", "exclude"}
 
 
@@ -107,6 +110,10 @@ class Settings:
     transport: str = TRANSPORTS[0]
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     durability: str = DURABILITIES[0]
+    timeout: float = DEFAULT_TIMEOUT  # one page's request in all, however slowly it trickles
+    #: Which addresses count as private (None: crawler.addresses' default). Not a file setting:
+    #: tests use it to model a public host with a loopback address.
+    address_is_private: Callable[[Any], bool] | None = None
 
     def zone(self) -> ZoneInfo:
         """The schedule's time zone: the configured one, else the machine's local zone."""
@@ -132,6 +139,7 @@ def load_settings(
     max_pages: int | None = None,
     lock_timeout: float | None = None,
     durability: str | None = None,
+    timeout: float | None = None,
 ) -> Settings:
     """Read `config_path` (or ./verdicts.toml when it exists) and apply the flags.
 
@@ -172,6 +180,7 @@ def load_settings(
         transport=_choice(data, "transport", TRANSPORTS),
         lock_timeout=_number(data, "lock_timeout", float, minimum=0.0, default=DEFAULT_LOCK_TIMEOUT),
         durability=_choice(data, "durability", DURABILITIES),
+        timeout=_number(data, "timeout", float, minimum=0.1, default=DEFAULT_TIMEOUT),
     )
     if db_path is None and file_db and path is not None:
         settings = replace(settings, db_path=base / file_db)
@@ -182,6 +191,7 @@ def load_settings(
         ("per_host", per_host, 1),
         ("max_pages", max_pages, 0),
         ("lock_timeout", lock_timeout, 0.0),
+        ("timeout", timeout, 0.1),
     ):
         if value is not None:
             if value < minimum:

@@ -456,7 +456,10 @@ class _Loop:
             allowed_hosts=self.scope.hosts,
             transport=self.settings.transport,
             max_crawl_delay=self.settings.max_crawl_delay,
+            total_timeout=self.settings.timeout,
         )
+        if self.settings.address_is_private is not None:
+            fetch_settings.address_is_private = self.settings.address_is_private
         executor = ThreadPoolExecutor(1, thread_name_prefix="verdicts-send")
         sender = asyncio.create_task(self._sender(executor))
         watcher = asyncio.create_task(self._watch_stop())

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from crawler import __version__
+from crawler.addresses import Address, AddressClassifier, is_private_address
 from crawler.encoding import decode_html, html_encoding, kind_from_content_type, sniff_kind
 from crawler.politeness import Politeness
 from crawler.results import FetchResult
@@ -78,6 +79,8 @@ class FetchSettings:
     # Sitemaps have their own cap: the protocol allows 50 MB uncompressed (50,000 URLs), ten
     # times a page's. A sitemap URL that turns out to be an HTML page still gets `max_bytes`.
     max_sitemap_bytes: int = SITEMAP_MAX_BYTES
+    #: Which addresses are private: a redirect from a public host to a private one is refused.
+    address_is_private: Callable[[Address], bool] = is_private_address
 
 
 class _Reply:
@@ -242,6 +245,7 @@ class Fetcher:
         self._robots = RobotsCache(self._load_robots)
         self._user_agent = settings.user_agent
         self._allowed = frozenset(host.lower() for host in settings.allowed_hosts)
+        self._addresses = AddressClassifier(settings.address_is_private)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -338,6 +342,8 @@ class Fetcher:
                 error = f"redirect to a URL that is not valid http(s): {target}"
             elif not self._host_allowed(target_host, host):
                 error = f"redirect to {target} leaves the allowed hosts"
+            elif target_host != current_host and await self._inward(current_host, target_host):
+                error = f"redirect from public host {current_host} to private address {target_host} refused"
             else:
                 error = None
             if error is not None:
@@ -351,6 +357,11 @@ class Fetcher:
                 error = f"redirect target {target} disallowed by robots.txt"
                 return reply, target, attempts, "disallowed", error
             current, current_host, current_origin = target, target_host, target_origin
+
+    async def _inward(self, host: str, target_host: str) -> bool:
+        """Whether a hop from `host` to `target_host` leads from a public host to a private one."""
+        addresses = self._addresses
+        return not await addresses.private(host) and await addresses.private(target_host)
 
     def _result(
         self,
@@ -538,6 +549,8 @@ class Fetcher:
             host = _host_and_origin(target)[0]
             if not host or target in visited or not self._host_allowed(host, start_host):
                 return RobotsRules("allow_all")  # RFC 9309: unavailable robots.txt
+            if await self._inward(start_host, host):
+                return RobotsRules("allow_all")  # never read from a private address
             visited.add(target)
             current = target
         return RobotsRules("allow_all")

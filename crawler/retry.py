@@ -134,6 +134,9 @@ def describe_error(
             return f"cannot connect: {_one_line(error.os_error)}"
         if isinstance(error, aiohttp.ClientOSError | aiohttp.ClientConnectionResetError):
             return f"connection dropped: {_one_line(error) or type(error).__name__}"
+        if isinstance(error, aiohttp.ClientResponseError) and error.status == 400:
+            # aiohttp's parser refusing what the server sent (bad framing, header floods)
+            return f"invalid HTTP response: {_first_line(error.message)}"
     httpx = sys.modules.get("httpx")
     if httpx is not None and isinstance(error, httpx.HTTPError):
         if isinstance(error, httpx.ReadTimeout):
@@ -153,6 +156,10 @@ def describe_error(
     if isinstance(error, ConnectionError):
         return f"connection dropped: {_one_line(error) or type(error).__name__}"
     return f"{type(error).__name__}: {_one_line(error)}"
+
+
+def _first_line(message: str) -> str:
+    return " ".join(message.strip().split("\n", 1)[0].split()).rstrip(":")[:200]
 
 
 def _one_line(error: object) -> str:

@@ -349,6 +349,12 @@ class Inflater:
     def finish(self, room: int) -> bytes:
         """What is left once the body has ended (at most `room` bytes). zlib holds no output
         back: a `feed` that returned less than its room had inflated all its input, so only
-        input held back by a full room is left (never `flush()`, whose output is unbounded)."""
+        input held back by a full room is left (never `flush()`, whose output is unbounded).
+        A stream that ends without its end marker (a truncated gzip file) is an error: what
+        came before it is a fragment of the page, not the page."""
         tail = self._zlib.unconsumed_tail
-        return self.feed(b"", room) if tail else b""
+        out = self.feed(b"", room) if tail else b""
+        if self._started and not self._zlib.eof and not self._zlib.unconsumed_tail:
+            # everything was inflated and the stream still had no end: cut short on the server
+            raise BodyDecodingError("body does not match its Content-Encoding: the stream is cut short")
+        return out

@@ -16,6 +16,8 @@ from selectolax.lexbor import LexborHTMLParser
 from w3lib.html import strip_html5_whitespace
 from w3lib.url import safe_url_string
 
+from parsers.nesting import cap_nesting
+
 _SELECTOR = "a[href], area[href], link[rel~=next][href], link[rel~=prev][href]"
 _WEB_SCHEMES = frozenset({"http", "https"})
 #: What may follow "http://" when the href names no host ("" included).
@@ -141,7 +143,7 @@ def extract_links(html: str | bytes, base_url: str) -> list[str]:
     """Every distinct absolute http(s) URL the page links to, in page order, fragments removed."""
     if not html.strip():  # bytes are read as UTF-8 (lexbor decodes them itself, faster)
         return []
-    tree = LexborHTMLParser(html)
+    tree = LexborHTMLParser(cap_nesting(html))
     base = _base(tree, html, base_url)
     seen: set[str] = set()
     seen_hrefs: set[str] = set()  # an href repeated on the page resolves the same: skip it

@@ -31,6 +31,8 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from parsers.nesting import cap_nesting
+
 #: Elements that flow inside a line of text (CSS display: inline by default, or ``contents``).
 _INLINE = "a abbr area b bdi bdo big cite code data del dfn em embed font i img input ins kbd label map"
 _INLINE_MORE = "mark nobr picture q rb rt ruby s samp slot small source span strike strong sub sup time"
@@ -198,7 +200,7 @@ def text_blocks(html: str | bytes) -> list[str]:
     source, markup = _source(html)
     if not source or source.isspace():  # (``strip()`` would copy the whole page)
         return []
-    tree = LexborHTMLParser(markup)
+    tree = LexborHTMLParser(cap_nesting(markup))
     _LAST_TREE[0] = tree if len(markup) <= _KEEP_MAX else None
     # Lexbor moves all content into <body>; starting there skips <head> without visiting it.
     root = tree.body or tree.root

@@ -37,8 +37,10 @@ class Reply:
     stall: float = 0.0  # with drop_after: wait this long after the partial body before closing
     endless: bool = False  # stream CHUNK-sized pieces until the client goes away (or `endless_cap`)
     endless_cap: int = 64 * 1024 * 1024
-    content_length: int | None = None  # override the Content-Length header (with `endless`)
+    content_length: int | None = None  # override the Content-Length header (any reply)
     gzip: bool = False
+    raw: bytes | None = None  # sent as the whole response (status line, headers, body), then closed
+    trickle: float = 0.0  # send a byte of body every `trickle` seconds, never finishing
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ Route = list[Reply] | Callable[[dict[str, str]], Reply]
 class FaultServer:
     """Routes by exact path (query included); unknown paths answer 404."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.log: list[Request] = []
         self.disconnects: list[str] = []  # paths whose client hung up while the body streamed
@@ -63,11 +65,11 @@ class FaultServer:
         self.connections = 0  # TCP connections accepted
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer((host, 0), _handler_for(self))
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self.port = self._server.server_address[1]
-        self.origin = f"http://127.0.0.1:{self.port}"
+        self.origin = f"http://{host}:{self.port}"
         self.errors: list[str] = []  # exceptions raised while handling a request
         self._server.handle_error = self._handle_error  # type: ignore[method-assign]
         self._thread = threading.Thread(
@@ -151,6 +153,9 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 time.sleep(reply.delay)
             body = gzip.compress(reply.body) if reply.gzip else reply.body
             try:
+                if reply.raw is not None:
+                    self._send_raw(reply.raw)
+                    return
                 self.send_response(reply.status)
                 if reply.content_type is not None:
                     self.send_header("Content-Type", reply.content_type)
@@ -166,7 +171,13 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     self.end_headers()
                     self._stream_endless(reply)
                     return
-                self.send_header("Content-Length", str(len(body)))
+                if reply.trickle:
+                    self.send_header("Content-Length", str(reply.content_length or 10**9))
+                    self.end_headers()
+                    self._trickle(reply.trickle)
+                    return
+                length = len(body) if reply.content_length is None else reply.content_length
+                self.send_header("Content-Length", str(length))
                 self.end_headers()
                 if reply.status == 304:
                     return
@@ -179,8 +190,34 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 self.wfile.write(body)
+                if length > len(body):  # promised more than it sends: hang up after the body
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
+
+        def _send_raw(self, data: bytes) -> None:
+            self.close_connection = True
+            self.wfile.write(data)
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+        def _trickle(self, every: float) -> None:
+            """One byte at a time until the client hangs up (or a minute has passed)."""
+            self.close_connection = True
+            sent, disconnected = 0, False
+            deadline = time.monotonic() + 60.0
+            try:
+                self.wfile.write(b"<html><body>")
+                while time.monotonic() < deadline:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    sent += 1
+                    time.sleep(every)
+            except (BrokenPipeError, ConnectionResetError):
+                disconnected = True
+            server._record(self.path, sent, disconnected)
 
         def _stream_endless(self, reply: Reply) -> None:
             piece = b"<p>" + b"x" * (CHUNK - 7) + b"</p>"
