@@ -78,8 +78,8 @@ def install(
     html = "text/html; charset=utf-8"
     good = _page("fine", "<p>a normal page</p>")
     server.route("/robots.txt", Reply(body=b"User-agent: *\nAllow: /\n", content_type="text/plain"))
-    links = "".join(f'<a href="{path}">{path}</a>\n' for path in HOSTILE)
-    server.route("/", Reply(body=_page("hostile index", links + '<a href="/fine">fine</a>')))
+    index = "".join(f'<a href="{path}">{path}</a>\n' for path in HOSTILE)
+    server.route("/", Reply(body=_page("hostile index", index + '<a href="/fine">fine</a>')))
     server.route("/fine", Reply(body=good))
     server.route(
         "/gzip-truncated",
