@@ -33,6 +33,7 @@ Child to parent: ("finished", WriterReport) or ("error", one-line reason).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import pickle
 import signal
@@ -144,6 +145,26 @@ class _Inbox:
             return data
 
 
+#: SQLite's result codes for a write the disk (or a file-size limit) did not take.
+_NO_SPACE_CODES = frozenset({13, 778, 1034, 1546, 4874})  # FULL, IOERR_WRITE/FSYNC/TRUNCATE/SHMSIZE
+_NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+def describe_failure(error: BaseException, db_path: str) -> str:
+    """One line for the crawl summary: a full disk said as such, anything else with where it
+    was raised (a bug to report)."""
+    if getattr(error, "sqlite_errorcode", None) in _NO_SPACE_CODES or (
+        isinstance(error, OSError) and error.errno in _NO_SPACE_ERRNOS
+    ):
+        return (
+            f"could not write to the archive {db_path} (disk full or file-size limit): {error}; "
+            "what was committed is intact"
+        )
+    last = traceback.extract_tb(error.__traceback__)[-1:]
+    where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
 def writer_main(conn: Connection, db_path: str, crawl_id: int, durability: str = "normal") -> None:
     """The writer's work on its end of the pipe, until "finish" or end-of-file."""
     # Ctrl-C and a service stop reach the whole process group; the engine decides when
@@ -155,10 +176,8 @@ def writer_main(conn: Connection, db_path: str, crawl_id: int, durability: str =
     except EOFError:  # the engine died: what was received is stored, nothing to reply to
         os._exit(0)
     except BaseException as error:
-        last = traceback.extract_tb(error.__traceback__)[-1:]
-        where = f" ({last[0].filename}:{last[0].lineno})" if last else ""
         with contextlib.suppress(OSError):
-            conn.send(("error", f"{type(error).__name__}: {error}{where}"))
+            conn.send(("error", describe_failure(error, db_path)))
         os._exit(1)
     conn.send(("finished", report))
     conn.close()
