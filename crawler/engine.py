@@ -187,16 +187,18 @@ def _crawl_locked(
         db = open_current(settings.db_path)
         begun = crawl_log.begin(db, report.site, starts)
         report.crawl_id, report.resumed_from = begun.crawl_id, begun.resumed_from
+        fresh = True
         if begun.resumed_from is not None:
             seeds, known = frontier.load(db, begun.crawl_id)
-            fresh = False
-        else:
+            # A crawl killed before its writer's first commit left no frontier (its start
+            # URLs are written with the first batch): there is nothing to resume, start over.
+            fresh = not known.issuperset(starts)
+        if fresh:
             seeds = [Entry(url, 0, "html") for url in starts]
             archived = known_pages(db, scope, patterns=bool(site.include or site.exclude))
             seeds += [Entry(url, 1, "html") for url in archived if url not in starts]
             del archived
             known = set()
-            fresh = True
     except (sqlite3.Error, OSError) as error:
         raise CrawlError(f"could not open the archive {settings.db_path}: {error}") from None
     finally:

@@ -82,12 +82,26 @@ def export_rows(
         try:
             cursor = conn.execute(sql)
         except sqlite3.DatabaseError as error:
+            if _damaged(error):
+                raise click.ClickException(f"Could not read {db_path}: {error}.") from error
             raise click.ClickException(f"The query cannot run read-only: {error}.") from error
         columns = [d[0] for d in cursor.description or []]
-        with _open(output, fmt) as stream:
-            return _WRITERS[fmt](stream, columns, _rows(cursor))
+        try:
+            with _open(output, fmt) as stream:
+                return _WRITERS[fmt](stream, columns, _rows(cursor))
+        except sqlite3.DatabaseError as error:  # a damaged page met while streaming
+            raise click.ClickException(f"Could not read {db_path} to the end: {error}.") from error
     finally:
         conn.close()
+
+
+def _damaged(error: sqlite3.DatabaseError) -> bool:
+    """The file, not the query, is at fault (SQLITE_CORRUPT, SQLITE_NOTADB, an I/O error)."""
+    return getattr(error, "sqlite_errorcode", 0) & 0xFF in (
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB,
+        sqlite3.SQLITE_IOERR,
+    )
 
 
 def _rows(cursor: sqlite3.Cursor) -> Iterator[tuple[Any, ...]]:

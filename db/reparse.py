@@ -117,7 +117,7 @@ def _reparse(db_path: str | Path, force: bool, workers: int | None) -> int:
         refresh(db.conn)
         complete_after = _complete_comparisons(db)
     except (sqlite3.Error, OSError, ValueError) as error:
-        _progress(f"reparse failed: {error}")
+        _progress(f"reparse of {db_path} failed: {error}")
         return 1
     finally:
         db.close()

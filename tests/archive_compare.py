@@ -17,7 +17,17 @@ from db.archive import sqlite_uri
 __all__ = ["archive_content", "differences", "integrity_problems"]
 
 #: Bookkeeping of runs, not archived content.
-_RUN_TABLES = frozenset({"crawls", "frontier", "crawl_field_stats", "_sqlite_migrations", "archive_state"})
+_RUN_TABLES = frozenset(
+    {
+        "crawls",
+        "frontier",
+        "crawl_field_stats",
+        "_sqlite_migrations",
+        "archive_state",
+        "fetch_log",
+        "fetch_heads",
+    }
+)
 
 
 def _volatile(table: str, column: str) -> bool:

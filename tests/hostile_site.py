@@ -12,9 +12,19 @@ import functools
 import gzip
 import zlib
 
+from crawler.addresses import is_private_address
 from tests.fault_server import FaultServer, Reply
 
-__all__ = ["HOSTILE", "LINKS_ON_PAGE", "NESTING", "install"]
+__all__ = ["EXPECTED", "HOSTILE", "LINKS_ON_PAGE", "NESTING", "PUBLIC", "install", "public_in_tests"]
+
+#: The address that plays a public host (every address the tests use is loopback).
+PUBLIC = "127.0.0.2"
+
+
+def public_in_tests(address: object) -> bool:
+    """The address classifier of the fault tests: 127.0.0.2 is public, the rest as in production."""
+    return str(address) != PUBLIC and is_private_address(address)  # type: ignore[arg-type]
+
 
 #: The pages of the index, by path, with the sizes the issue names.
 NESTING = 100_000

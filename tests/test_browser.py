@@ -77,7 +77,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 90  # a loaded CI machine starts Datasette slowly
         while True:
             try:
                 if httpx.get(base + "/-/versions.json", timeout=1).status_code == 200:
@@ -85,6 +85,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()  # reading a live process's output would wait for ever
                 output = process.stdout.read().decode() if process.stdout else ""
                 raise RuntimeError(f"verdicts serve did not start:\n{output}")
             time.sleep(0.1)

@@ -24,14 +24,7 @@ from parsers.links import extract_links
 from parsers.nesting import MAX_DEPTH, SCAN_ABOVE_TAGS, cap_nesting
 from parsers.text_blocks import text_blocks
 from tests.fault_server import FaultServer, Reply
-from tests.hostile_site import EXPECTED, HOSTILE, install
-
-PUBLIC = "127.0.0.2"
-
-
-def public_in_tests(address: object) -> bool:
-    """The classifier of these tests: 127.0.0.2 is public, the rest as in production."""
-    return str(address) != PUBLIC and is_private_address(address)  # type: ignore[arg-type]
+from tests.hostile_site import EXPECTED, HOSTILE, PUBLIC, install, public_in_tests
 
 
 @pytest.fixture

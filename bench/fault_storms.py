@@ -1,0 +1,364 @@
+"""Kill storms and concurrent commands for bench/faults.py (and, a few at a time, the tests).
+
+A kill storm runs a command and SIGKILLs it at a random moment: the whole process group, or
+one process of it alone (the crawl's writer; the reparse's main process, leaving its
+workers). After each kill it checks what a crash must never do: the archive passes
+`PRAGMA integrity_check` and `foreign_key_check`, the next run completes, its rows equal
+those of one clean crawl table by table, and it fetched again (status 200, a full body)
+only pages that were not committed before the kill.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from db.archive import sqlite_uri  # noqa: E402
+from tests.archive_compare import archive_content, differences, integrity_problems  # noqa: E402
+
+COMMAND = [sys.executable, "-m", "crawler.cli"]
+#: How long a command whose writer (or main process) was killed may take to exit by itself.
+EXIT_AFTER_KILL = 120.0
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    """`verdicts ARGS` in its own process group (so the group can be killed alone)."""
+    return subprocess.Popen(
+        [*COMMAND, *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, start_new_session=True
+    )
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of `pid` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def committed_urls(path: Path) -> set[str]:
+    """URLs whose snapshot is committed in the archive at `path`."""
+    if not path.exists():
+        return set()
+    conn = sqlite3.connect(sqlite_uri(path, mode="ro"), uri=True)
+    try:
+        return {url for (url,) in conn.execute("SELECT DISTINCT url FROM snapshots")}
+    except sqlite3.Error:
+        return set()
+    finally:
+        conn.close()
+
+
+@dataclass
+class Storm:
+    """Counts of one storm."""
+
+    name: str
+    kills: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+
+    def check(self, label: str, passed: bool, note: str = "") -> None:
+        self.counts[label] += passed
+        self.counts.setdefault(label, 0)
+        if not passed and note and len(self.notes) < 10:
+            self.notes.append(f"{label}: {note}")
+
+    def failures(self) -> list[str]:
+        return [label for label, count in self.counts.items() if count != self.kills]
+
+
+def kill_at_random(process: subprocess.Popen[str], within: float, mode: str, rng: random.Random) -> str:
+    """SIGKILL `process` (mode "group") or one process of it (mode "child": its first child,
+    the crawl's writer; mode "main": the main process alone) after a random wait. Returns
+    what was killed ("none" when the command had already finished)."""
+    deadline = time.monotonic() + rng.uniform(0.05, within)
+    while time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    if process.poll() is not None:
+        return "none"
+    if mode == "group":
+        os.killpg(process.pid, signal.SIGKILL)
+        victim = "group"
+    elif mode == "child":
+        kids = children(process.pid)
+        if not kids:
+            os.killpg(process.pid, signal.SIGKILL)
+            victim = "group (no child yet)"
+        else:
+            os.kill(kids[0], signal.SIGKILL)
+            victim = "child"
+    else:
+        os.kill(process.pid, signal.SIGKILL)
+        victim = "main"
+    try:
+        process.wait(timeout=EXIT_AFTER_KILL)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        victim += " (hung: group killed)"
+    with_group_gone(process.pid)
+    return victim
+
+
+def with_group_gone(pgid: int, timeout: float = 30.0) -> None:
+    """Wait until no process of group `pgid` is left (orphaned workers, a writer finishing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.monotonic()
+    action()
+    return time.monotonic() - started
+
+
+def crawl_storm(
+    work: Path,
+    origin: str,
+    kills: int,
+    requests: list,
+    rng: random.Random,
+    clean: dict[str, set],
+    modes: tuple[str, ...] = ("group", "child"),
+) -> Storm:
+    """`kills` crawls killed at random: even ones on a fresh archive, odd ones re-crawls;
+    the kills take the whole group and the writer alone in turn (`modes`)."""
+    storm = Storm("crawl")
+    complete = work / "storm-complete.db"
+    run("crawl", f"{origin}/", "--db", str(complete), "--delay", "0")
+    for file in (complete, *complete.parent.glob(complete.name + "-*")):
+        if file.name.endswith(("-wal", "-shm")):
+            file.unlink()
+    duration = timed(lambda: run("crawl", f"{origin}/", "--db", str(work / "probe.db"), "--delay", "0"))
+    for number in range(kills):
+        path = work / f"storm-crawl-{number}.db"
+        if number % 2:
+            shutil.copy(complete, path)
+        mode = modes[number % len(modes)]
+        process = start("crawl", f"{origin}/", "--db", str(path), "--delay", "0")
+        victim = kill_at_random(process, duration, mode, rng)
+        storm.kills += 1
+        problems = integrity_problems(path) if path.exists() else []
+        storm.check("integrity_check ok and foreign keys hold", not problems, "; ".join(problems)[:200])
+        committed = committed_urls(path)
+        seen = len(requests)
+        again = run("crawl", f"{origin}/", "--db", str(path), "--delay", "0")
+        storm.check("next run completed", again.returncode == 0, f"{victim}: {again.stdout[-300:]}")
+        refetched = {
+            f"{origin}{r.path}"
+            for r in requests[seen:]
+            if r.status == 200 and f"{origin}{r.path}" in committed
+        }
+        storm.check(
+            "fetched again only pages not committed", not refetched, f"{victim}: {sorted(refetched)[:3]}"
+        )
+        diff = differences(archive_content(path), clean)
+        storm.check("rows equal a clean crawl's, table by table", not diff, f"{victim}: {diff}")
+        storm.counts[f"killed: {victim}"] += 1
+        path.unlink(missing_ok=True)
+        for side in path.parent.glob(path.name + "*"):
+            side.unlink(missing_ok=True)
+    return storm
+
+
+def reparse_storm(
+    work: Path,
+    origin: str,
+    kills: int,
+    rng: random.Random,
+    clean: dict[str, set],
+    modes: tuple[str, ...] = ("group", "main"),
+) -> Storm:
+    """`kills` `reparse --force` runs killed at random (the group, or the main process alone)."""
+    storm = Storm("reparse")
+    complete = work / "storm-reparse-source.db"
+    run("crawl", f"{origin}/", "--db", str(complete), "--delay", "0")
+    probe = work / "probe-reparse.db"
+    shutil.copy(complete, probe)
+    duration = timed(lambda: run("reparse", "--force", "--db", str(probe)))
+    for number in range(kills):
+        path = work / f"storm-reparse-{number}.db"
+        shutil.copy(complete, path)
+        mode = modes[number % len(modes)]
+        process = start("reparse", "--force", "--db", str(path))
+        victim = kill_at_random(process, duration, mode, rng)
+        storm.kills += 1
+        problems = integrity_problems(path)
+        storm.check("integrity_check ok and foreign keys hold", not problems, "; ".join(problems)[:200])
+        again = run("reparse", "--db", str(path))
+        storm.check("next run completed", again.returncode == 0, f"{victim}: {again.stdout[-300:]}")
+        diff = differences(archive_content(path), clean)
+        storm.check("rows equal a clean crawl's, table by table", not diff, f"{victim}: {diff}")
+        storm.counts[f"killed: {victim}"] += 1
+        for side in path.parent.glob(path.name + "*"):
+            side.unlink(missing_ok=True)
+    return storm
+
+
+def print_storm(storm: Storm) -> None:
+    print(f"  {storm.name}: {storm.kills} kills")
+    for label, count in sorted(storm.counts.items()):
+        shown = f"{count}" if label.startswith("killed") else f"{count}/{storm.kills}"
+        print(f"    {label:<56} {shown}")
+    for note in storm.notes:
+        print(f"    ! {note[:300]}")
+
+
+def section_kills(work: Path, origin: str, kills: int, server: object = None, seed: int = 14) -> bool:
+    print(f"kill storms ({kills} crawls, then {kills} reparses, SIGKILL at a random moment)")
+    rng = random.Random(seed)
+    requests = getattr(server, "requests", [])
+    clean_path = work / "storm-clean.db"
+    run("crawl", f"{origin}/", "--db", str(clean_path), "--delay", "0")
+    clean = archive_content(clean_path)
+    storms = [
+        crawl_storm(work, origin, kills, requests, rng, clean),
+        reparse_storm(work, origin, kills, rng, clean),
+    ]
+    for storm in storms:
+        print_storm(storm)
+    return not any(storm.failures() for storm in storms)
+
+
+# ---- concurrency ----------------------------------------------------------------------------------
+
+
+def section_concurrency(work: Path, origin: str, seconds: float) -> bool:
+    """A crawl, a reparse, `serve` under 20 clients and an export, all at once for `seconds`."""
+    import httpx
+
+    print(f"concurrency (crawl + reparse + serve under 20 clients + export, {seconds:.0f} s)")
+    path = work / "busy.db"
+    run("crawl", f"{origin}/", "--db", str(path), "--delay", "0")
+    port = _free_port()
+    serve = start("serve", "--db", str(path), "--port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    _wait_for(base + "/-/versions.json", 60)
+    stop = threading.Event()
+    counts: Counter[str] = Counter()
+    wal_peak = [0]
+    lock = threading.Lock()
+    urls = [
+        "/archive/verdicts.json?_size=50",
+        "/archive/current_comparisons.json",
+        "/archive/verdicts.csv?_stream=on",
+        "/archive/verdict_reuse.json",
+        "/archive",
+    ]
+
+    def client(number: int) -> None:
+        with httpx.Client(base_url=base, timeout=60) as http:
+            while not stop.is_set():
+                url = urls[number % len(urls)]
+                try:
+                    status = http.get(url).status_code
+                    key = "ok" if status == 200 else f"HTTP {status}"
+                except httpx.HTTPError as error:
+                    key = type(error).__name__
+                with lock:
+                    counts[f"serve: {key}"] += 1
+
+    def commands() -> None:
+        while not stop.is_set():
+            for args in (
+                ("crawl", f"{origin}/", "--db", str(path), "--delay", "0"),
+                ("reparse", "--force", "--db", str(path)),
+                ("export", "verdicts", "--db", str(path), "--output", str(work / "busy.csv")),
+            ):
+                done = run(*args)
+                said = (done.stdout + done.stderr).strip().splitlines()
+                clear = done.returncode == 0 or (said and "Traceback" not in done.stdout + done.stderr)
+                with lock:
+                    counts[f"{args[0]}: {'done' if done.returncode == 0 else 'refused'}"] += 1
+                    counts["commands done or refused with a clear message"] += bool(clear)
+                    counts["commands run"] += 1
+
+    def wal_watch() -> None:
+        wal = Path(f"{path}-wal")
+        while not stop.is_set():
+            size = wal.stat().st_size if wal.exists() else 0
+            wal_peak[0] = max(wal_peak[0], size)
+            time.sleep(0.1)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
+    threads += [threading.Thread(target=commands) for _ in range(2)]
+    threads.append(threading.Thread(target=wal_watch))
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    os.killpg(serve.pid, signal.SIGTERM)
+    serve.wait(timeout=30)
+    problems = integrity_problems(path)
+    for label, count in sorted(counts.items()):
+        print(f"    {label:<56} {count}")
+    print(f"    {'integrity problems':<56} {len(problems)}")
+    print(f"    {'WAL peak (MB)':<56} {wal_peak[0] / 1e6:.1f}")
+    return not problems and counts["commands done or refused with a clear message"] == counts["commands run"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(url: str, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
