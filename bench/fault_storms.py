@@ -37,13 +37,14 @@ COMMAND = [sys.executable, "-m", "crawler.cli"]
 EXIT_AFTER_KILL = 120.0
 
 
-def start(*args: str) -> subprocess.Popen[str]:
+def start(*args: str, log: Path | None = None) -> subprocess.Popen[str]:
     """`verdicts ARGS` in its own process group (so the group can be killed alone)."""
+    output = subprocess.DEVNULL if log is None else log.open("w")
     return subprocess.Popen(
         [*COMMAND, *args],
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
@@ -100,7 +101,8 @@ class Storm:
             self.notes.append(f"{label}: {note}")
 
     def failures(self) -> list[str]:
-        return [label for label, count in self.counts.items() if count != self.kills]
+        checks = {label: count for label, count in self.counts.items() if not label.startswith("killed")}
+        return [label for label, count in checks.items() if count != self.kills]
 
 
 def kill_at_random(process: subprocess.Popen[str], within: float, mode: str, rng: random.Random) -> str:
@@ -274,11 +276,13 @@ def section_concurrency(work: Path, origin: str, seconds: float) -> bool:
     path = work / "busy.db"
     run("crawl", f"{origin}/", "--db", str(path), "--delay", "0")
     port = _free_port()
-    serve = start("serve", "--db", str(path), "--port", str(port))
+    serve_log = work / "serve.log"
+    serve = start("serve", "--db", str(path), "--port", str(port), log=serve_log)
     base = f"http://127.0.0.1:{port}"
     _wait_for(base + "/-/versions.json", 60)
     stop = threading.Event()
     counts: Counter[str] = Counter()
+    notes: Counter[str] = Counter()
     wal_peak = [0]
     lock = threading.Lock()
     urls = [
@@ -293,13 +297,18 @@ def section_concurrency(work: Path, origin: str, seconds: float) -> bool:
         with httpx.Client(base_url=base, timeout=60) as http:
             while not stop.is_set():
                 url = urls[number % len(urls)]
+                note = ""
                 try:
-                    status = http.get(url).status_code
-                    key = "ok" if status == 200 else f"HTTP {status}"
+                    response = http.get(url)
+                    key = "ok" if response.status_code == 200 else f"HTTP {response.status_code}"
+                    if response.status_code >= 500:
+                        note = f"{url}: {_error_text(response.text)}"
                 except httpx.HTTPError as error:
-                    key = type(error).__name__
+                    key, note = type(error).__name__, f"{url}: {error}"
                 with lock:
                     counts[f"serve: {key}"] += 1
+                    if note:
+                        notes[note] += 1
 
     def commands() -> None:
         while not stop.is_set():
@@ -339,7 +348,25 @@ def section_concurrency(work: Path, origin: str, seconds: float) -> bool:
         print(f"    {label:<56} {count}")
     print(f"    {'integrity problems':<56} {len(problems)}")
     print(f"    {'WAL peak (MB)':<56} {wal_peak[0] / 1e6:.1f}")
-    return not problems and counts["commands done or refused with a clear message"] == counts["commands run"]
+    for note, count in notes.most_common(5):
+        print(f"    ! {count} x {note[:200]}")
+    errors = [line for line in serve_log.read_text().splitlines() if "Error" in line or "error" in line]
+    for line in Counter(errors).most_common(3):
+        print(f"    ! serve said {line[1]} x: {line[0][:200]}")
+    served = not any(key.startswith("serve:") and key != "serve: ok" for key in counts)
+    return (
+        not problems
+        and served
+        and counts["commands done or refused with a clear message"] == counts["commands run"]
+    )
+
+
+def _error_text(html: str) -> str:
+    """The message of a Datasette error page, without its markup."""
+    import re
+
+    text = re.sub(r"<[^>]+>", " ", html)
+    return " ".join(text.split())[-200:]
 
 
 def _free_port() -> int:

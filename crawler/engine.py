@@ -63,6 +63,8 @@ ADD_CHUNK_ENTRIES = 1000
 #: Entries of "add" messages waiting for the sender before a sitemap's next chunk is read.
 MAX_ADDS_WAITING = 2 * ADD_CHUNK_ENTRIES
 MAX_FAILURES_KEPT = 1000
+#: Links followed from one page: real index pages hold a few thousand, sitemaps hold more.
+MAX_LINKS_PER_PAGE = 10_000
 #: How long the writer may take to store its last batch once the fetching is over.
 WRITER_FINISH_SECONDS = 300.0
 REACHED = frozenset({"fetched", "not_modified", "gone", "disallowed"})
@@ -610,7 +612,10 @@ class _Loop:
                 from crawler.encoding import decode_as
 
                 html = decode_as(result.body, result.encoding or "utf-8")
-            urls = self.extract_links(html, result.final_url or result.url)
+            urls = self.extract_links(html, result.final_url or result.url, MAX_LINKS_PER_PAGE)
+            if len(urls) == MAX_LINKS_PER_PAGE and len(self.report.failures) < MAX_FAILURES_KEPT:
+                note = f"links beyond the first {MAX_LINKS_PER_PAGE} not followed"
+                self.report.failures.append((result.url, note))
             found = self._admit(urls, depth, "html")
         else:
             return []

@@ -139,8 +139,9 @@ def _relative(directory: str, href: str) -> str | None:
     return _resolve_uncached(directory, href)
 
 
-def extract_links(html: str | bytes, base_url: str) -> list[str]:
-    """Every distinct absolute http(s) URL the page links to, in page order, fragments removed."""
+def extract_links(html: str | bytes, base_url: str, limit: int | None = None) -> list[str]:
+    """Every distinct absolute http(s) URL the page links to, in page order, fragments removed
+    (the first `limit` of them when given: a page of 200,000 links costs minutes to follow)."""
     if not html.strip():  # bytes are read as UTF-8 (lexbor decodes them itself, faster)
         return []
     tree = LexborHTMLParser(cap_nesting(html))
@@ -161,4 +162,6 @@ def extract_links(html: str | bytes, base_url: str) -> list[str]:
             continue
         seen.add(url)
         links.append(url)
+        if len(links) == limit:
+            break
     return links

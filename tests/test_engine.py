@@ -213,10 +213,10 @@ def test_a_bug_on_one_page_is_recorded_and_the_crawl_goes_on(
 
     real = parsers.links.extract_links
 
-    def flaky(html: str, base_url: str) -> list[str]:
+    def flaky(html: str, base_url: str, limit: int | None = None) -> list[str]:
         if base_url.endswith("/about/"):
             raise RuntimeError("boom")
-        return real(html, base_url)
+        return real(html, base_url, limit)
 
     monkeypatch.setattr(parsers.links, "extract_links", flaky)
     report = crawl(settings_for(server.origin, archive_path))
