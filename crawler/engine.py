@@ -364,7 +364,9 @@ def _conclude(
         else:
             status = "completed"
             if loop.capped:
-                report.reasons.append(f"stopped at --max-pages {settings.max_pages}")
+                report.reasons.append(
+                    f"stopped at --max-pages {settings.max_pages}; the next crawl resumes the rest"
+                )
             from db.quality import assess_crawl
 
             quality = assess_crawl(db, report.crawl_id)
@@ -667,38 +669,50 @@ class _Loop:
         return host_matches(host_of(url), self.scope.hosts)
 
     async def _sender(self, executor: ThreadPoolExecutor) -> None:
-        """Move items from the bounded queue to the writer, a chunk per pipe message."""
+        """Move items from the bounded queue to the writer, a chunk per pipe message.
+
+        Whatever goes wrong here (the writer gone, an item that cannot be pickled, a bug)
+        stops the crawl at once with its cause in `error` (the summary and `crawls.error`),
+        closes the pipe so that the writer stores what it has and exits, and keeps
+        draining the queue so that no worker blocks on it.
+        """
         loop = asyncio.get_running_loop()
-        writer_gone = False
+        failed = False
         while True:
             items = [await self.out.get()]
-            weight = _weight(items[0])
-            while len(items) < SEND_CHUNK_ITEMS and weight < ADD_CHUNK_ENTRIES and not self.out.empty():
-                item = self.out.get_nowait()
-                items.append(item)
-                weight += _weight(item)
-            taken = sum(len(item[1]) for item in items if item[0] == "add")
-            if taken:
-                self.adds_waiting -= taken
-                self.adds_taken.set()
-            if not writer_gone:
+            if not failed:
                 try:
-                    data = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
-                    await loop.run_in_executor(executor, self.conn.send_bytes, data)
+                    await self._send(loop, executor, items)
                 except Exception as error:
-                    # The writer is gone (or cannot be reached): stop fetching, and keep
-                    # draining the queue so that no worker blocks on it. Closing our end
-                    # tells a live writer to store what it has and exit, rather than wait
-                    # for a "finish" that will never come.
-                    writer_gone = True
-                    if isinstance(error, OSError):
-                        self.error = f"the writer process stopped ({error.__class__.__name__})"
-                    else:
-                        self.error = (
-                            f"results could not be sent to the writer: {type(error).__name__}: {error}"
-                        )
-                    self.halt.set()
-                    with contextlib.suppress(OSError):
-                        self.conn.close()
+                    failed = True
+                    self._sender_failed(error)
+            if failed:  # drain: the producers waiting for room are released
+                self.adds_waiting = 0
+                self.adds_taken.set()
             if items[-1][0] == "finish":
                 return
+
+    async def _send(
+        self, loop: asyncio.AbstractEventLoop, executor: ThreadPoolExecutor, items: list[tuple[Any, ...]]
+    ) -> None:
+        """Send `items` and whatever else is waiting (up to a chunk) as one pipe message."""
+        weight = _weight(items[0])
+        while len(items) < SEND_CHUNK_ITEMS and weight < ADD_CHUNK_ENTRIES and not self.out.empty():
+            item = self.out.get_nowait()
+            items.append(item)
+            weight += _weight(item)
+        taken = sum(len(item[1]) for item in items if item[0] == "add")
+        if taken:
+            self.adds_waiting -= taken
+            self.adds_taken.set()
+        data = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
+        await loop.run_in_executor(executor, self.conn.send_bytes, data)
+
+    def _sender_failed(self, error: Exception) -> None:
+        if isinstance(error, OSError):
+            self.error = f"the writer process stopped ({type(error).__name__}: {error})"
+        else:
+            self.error = f"results could not be sent to the writer: {type(error).__name__}: {error}"
+        self.halt.set()
+        with contextlib.suppress(OSError):
+            self.conn.close()

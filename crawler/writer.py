@@ -134,6 +134,11 @@ class _Inbox:
             if data is None:
                 return
 
+    def empty(self) -> bool:
+        """No message read ahead and waiting."""
+        with self._changed:
+            return not self._messages
+
     def get(self, timeout: float | None) -> Any:
         """The next message (bytes), None at end of file, or `_TIMED_OUT`."""
         with self._changed:
@@ -248,6 +253,12 @@ class _Writer:
                     self.flush(commit=True)
                 elif self.bodies >= BATCH_PAGES:
                     self.flush(commit=self.written + self.bodies >= COMMIT_PAGES)
+                elif self.first_at is not None and inbox.empty():
+                    # a steady trickle of pages never lets `get` time out: commit once the
+                    # bound has passed and nothing is waiting, or a crash loses it all
+                    bound = COMMIT_SECONDS if self.bodies or self.written else REVISIT_SECONDS
+                    if time.monotonic() - self.first_at >= bound:
+                        self.flush(commit=True)
             elif self.first_at is not None:
                 self.flush(commit=True)
 

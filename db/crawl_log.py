@@ -68,6 +68,9 @@ def begin(db: Database | sqlite3.Connection, site: str, start_urls: list[str]) -
     """Start a crawls row for `site`, taking over the frontier of an unfinished run.
 
     Must be called with the archive lock held: a `running` row is then a dead crawl.
+    A run that ended with URLs still queued (stopped by --max-pages, or failed because
+    its writer died or results could not be sent) is resumed too, whatever its status:
+    only what it did not commit is fetched again.
     """
     stamp = now()
     with transaction(_conn(db)):
@@ -78,7 +81,9 @@ def begin(db: Database | sqlite3.Connection, site: str, start_urls: list[str]) -
         )
         crawl_id = int(cursor.lastrowid or 0)
         resumed_from = None
-        if previous is not None and previous["status"] in RESUMABLE:
+        if previous is not None and (
+            previous["status"] in RESUMABLE or frontier.has_queued(db, int(previous["id"]))
+        ):
             resumed_from = int(previous["id"])
             if previous["status"] == "running":
                 db.execute(

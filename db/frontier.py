@@ -63,6 +63,16 @@ def load(db: Database, crawl_id: int) -> tuple[list[Entry], set[str]]:
     return pending, known
 
 
+def has_queued(db: Database | sqlite3.Connection, crawl_id: int) -> bool:
+    """Whether the crawl left URLs it never fetched (then the next run resumes it)."""
+    row = (
+        _conn(db)
+        .execute("SELECT 1 FROM frontier WHERE crawl_id = ? AND state = 'queued' LIMIT 1", [crawl_id])
+        .fetchone()
+    )
+    return row is not None
+
+
 def copy(db: Database, from_crawl: int, to_crawl: int) -> None:
     """Give a resuming crawl the frontier of the one it resumes; failed URLs get another try."""
     db.execute(
