@@ -327,7 +327,7 @@ def _close_failed(settings: Settings, report: CrawlReport, reason: str) -> None:
     report.reasons.append(reason)
     with contextlib.suppress(sqlite3.Error):
         db = connect(settings.db_path)
-        crawl_log.finish(db, report.crawl_id, "failed", reason)
+        crawl_log.finish(db, report.crawl_id, "failed", reason, stopped_early=True)
         db.close()
 
 
@@ -378,7 +378,8 @@ def _conclude(
                 report.reasons.extend(f"quality: {reason}" for reason in quality.reasons)
         report.status = status
         report.changes = count_changes(db, report.crawl_id)
-        crawl_log.finish(db, report.crawl_id, status, "; ".join(report.reasons) or None)
+        stopped_early = status == "failed" or loop.capped
+        crawl_log.finish(db, report.crawl_id, status, "; ".join(report.reasons) or None, stopped_early)
     finally:
         db.close()
 

@@ -68,9 +68,9 @@ def begin(db: Database | sqlite3.Connection, site: str, start_urls: list[str]) -
     """Start a crawls row for `site`, taking over the frontier of an unfinished run.
 
     Must be called with the archive lock held: a `running` row is then a dead crawl.
-    A run that ended with URLs still queued (stopped by --max-pages, or failed because
-    its writer died or results could not be sent) is resumed too, whatever its status:
-    only what it did not commit is fetched again.
+    A run recorded `resumable` (it stopped early with URLs still queued: --max-pages, its
+    writer died, results could not be sent) is resumed too, whatever its status: only
+    what it did not commit is fetched again.
     """
     stamp = now()
     with transaction(_conn(db)):
@@ -81,9 +81,7 @@ def begin(db: Database | sqlite3.Connection, site: str, start_urls: list[str]) -
         )
         crawl_id = int(cursor.lastrowid or 0)
         resumed_from = None
-        if previous is not None and (
-            previous["status"] in RESUMABLE or frontier.has_queued(db, int(previous["id"]))
-        ):
+        if previous is not None and (previous["status"] in RESUMABLE or previous.get("resumable")):
             resumed_from = int(previous["id"])
             if previous["status"] == "running":
                 db.execute(
@@ -104,12 +102,22 @@ def add_counts(db: Database | sqlite3.Connection, crawl_id: int, counts: Iterabl
     db.execute(f"UPDATE crawls SET {assignments} WHERE id = ?", [*values, crawl_id])
 
 
-def finish(db: Database | sqlite3.Connection, crawl_id: int, status: str, error: str | None = None) -> None:
+def finish(
+    db: Database | sqlite3.Connection,
+    crawl_id: int,
+    status: str,
+    error: str | None = None,
+    stopped_early: bool = False,
+) -> bool:
+    """Close the crawl's row; `stopped_early` (it did not run its frontier to the end) makes
+    it resumable when URLs are left queued. Returns whether it is resumable."""
     with transaction(_conn(db)):
+        resumable = stopped_early and frontier.has_queued(db, crawl_id)
         db.execute(
-            "UPDATE crawls SET status = ?, finished_at = ?, error = ? WHERE id = ?",
-            [status, now(), error, crawl_id],
+            "UPDATE crawls SET status = ?, finished_at = ?, error = ?, resumable = ? WHERE id = ?",
+            [status, now(), error, int(resumable), crawl_id],
         )
+    return resumable
 
 
 def get(db: Database, crawl_id: int) -> dict[str, Any]:

@@ -492,3 +492,10 @@ def is_current(conn: sqlite3.Connection) -> bool:
     except sqlite3.OperationalError:  # no migrations table: a new or foreign file
         return False
     return all(name in applied for name, _ in STEPS) and not stale_views(conn)
+
+
+@step("0020_crawl_resumable")
+def m0020_crawl_resumable(db: Database) -> None:
+    """Whether a finished crawl left URLs to fetch that the next run resumes (a --max-pages
+    stop, a writer that died, results that could not be sent: issue 14)."""
+    db.execute("ALTER TABLE crawls ADD COLUMN resumable INTEGER NOT NULL DEFAULT 0")

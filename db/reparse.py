@@ -25,6 +25,7 @@ import os
 import sqlite3
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,15 +87,11 @@ def run_reparse(
 def _reparse(db_path: str | Path, force: bool, workers: int | None) -> int:
     started = time.perf_counter()
     db = open_archive(db_path)
-    pages = db.execute(
-        "SELECT page_id, count(*) FROM snapshots "
-        "WHERE parse_status IS NOT NULL OR content_type LIKE '%html%' GROUP BY page_id"
-    ).fetchall()
-    total = sum(n for _, n in pages)
+    total, page_count = db.execute(f"SELECT count(*), count(DISTINCT page_id) {_PARSEABLE}").fetchone()
     complete_before = _complete_comparisons(db)
     workers = max(1, workers or os.cpu_count() or 1)
     size = max(1, min(TASK_SNAPSHOTS, -(-total // (workers * 4))))  # >= 4 tasks per worker
-    tasks = [(str(db_path), group, force) for group in _groups(pages, size)]
+    tasks = ((str(db_path), group, force) for group in _groups(_pages(db.conn), size))
     done = changed_snapshots = rebuilt = 0
     last_report = time.perf_counter()
     try:
@@ -124,7 +121,7 @@ def _reparse(db_path: str | Path, force: bool, workers: int | None) -> int:
     seconds = time.perf_counter() - started
     rate = done / seconds if seconds else 0.0
     _progress(
-        f"Re-parsed {done} snapshots of {len(pages)} pages with {workers} worker(s) in "
+        f"Re-parsed {done} snapshots of {page_count} pages with {workers} worker(s) in "
         f"{seconds:.1f} s ({rate:.0f}/s): {changed_snapshots} changed outcomes, {rebuilt} pages "
         f"rebuilt, {near.marked} near duplicates marked."
     )
@@ -146,7 +143,31 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _groups(pages: list[tuple[str, int]], size_limit: int) -> Iterator[list[str]]:
+_PARSEABLE = "FROM snapshots WHERE parse_status IS NOT NULL OR content_type LIKE '%html%'"
+#: Pages read at a time, in page id order (a keyset: memory flat whatever the archive's size).
+PAGE_CHUNK = 1000
+#: Tasks handed to the pool ahead of the results taken, per worker: the back-pressure that
+#: keeps parsed pages from piling up while the single writer rebuilds.
+TASKS_AHEAD = 2
+
+
+def _pages(conn: sqlite3.Connection) -> Iterator[tuple[str, int]]:
+    """(page id, parseable snapshots) of every page, a chunk at a time."""
+    last = ""
+    while True:
+        rows = conn.execute(
+            "SELECT page_id, count(*) FROM snapshots WHERE page_id > ? "
+            "AND (parse_status IS NOT NULL OR content_type LIKE '%html%') "
+            "GROUP BY page_id ORDER BY page_id LIMIT ?",
+            [last, PAGE_CHUNK],
+        ).fetchall()
+        yield from rows
+        if len(rows) < PAGE_CHUNK:
+            return
+        last = rows[-1][0]
+
+
+def _groups(pages: Iterable[tuple[str, int]], size_limit: int) -> Iterator[list[str]]:
     group: list[str] = []
     size = 0
     for page, count in pages:
@@ -159,13 +180,21 @@ def _groups(pages: list[tuple[str, int]], size_limit: int) -> Iterator[list[str]
         yield group
 
 
-def _map(tasks: list[tuple[str, list[str], bool]], workers: int) -> Iterable[tuple[int, list[Reparsed]]]:
-    if workers == 1 or len(tasks) <= 1:
+def _map(tasks: Iterable[tuple[str, list[str], bool]], workers: int) -> Iterator[tuple[int, list[Reparsed]]]:
+    """Results in task order; at most `TASKS_AHEAD` tasks per worker are handed out ahead of
+    the results taken (`Pool.imap` would read every task and queue every result at once)."""
+    if workers == 1:
         yield from map(parse_pages, tasks)
         return
     context = multiprocessing.get_context("spawn")
-    with context.Pool(min(workers, len(tasks))) as pool:
-        yield from pool.imap(parse_pages, tasks)
+    with context.Pool(workers) as pool:
+        pending: deque[Any] = deque()
+        for task in tasks:
+            pending.append(pool.apply_async(parse_pages, (task,)))
+            if len(pending) >= TASKS_AHEAD * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 _CONNECTIONS: dict[str, sqlite3.Connection] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -145,3 +146,23 @@ def test_force_rebuilds_tampered_rows_and_rewrites_no_unchanged_one(archive: Pat
     assert derived() == healed
     # Rows the rebuild found identical were left in place, not deleted and inserted again.
     assert db.execute("SELECT rowid, id FROM listings ORDER BY rowid").fetchall() == rowids
+
+
+def test_reparse_hands_the_pool_tasks_with_back_pressure(archive_path: Path) -> None:
+    """`_map` never reads more than TASKS_AHEAD tasks per worker ahead of the results taken."""
+    from db import reparse
+
+    open_archive(archive_path).close()
+    read: list[int] = []
+
+    def tasks() -> Iterator[tuple[str, list[str], bool]]:
+        for n in range(40):
+            read.append(n)
+            yield (str(archive_path), [], False)
+
+    taken = 0
+    for parsed, results in reparse._map(tasks(), 2):
+        taken += 1
+        assert (parsed, results) == (0, [])
+        assert len(read) - taken <= reparse.TASKS_AHEAD * 2
+    assert taken == 40
