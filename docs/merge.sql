@@ -22,10 +22,10 @@ CREATE TEMP TABLE merge_offsets AS SELECT
 
 INSERT INTO main.crawls (id, site, start_urls, started_at, finished_at, status, pages_fetched,
     pages_not_modified, pages_failed, comparisons_new, comparisons_changed, verdicts_new, error,
-    pages_unreadable, parse_errors, unreadable_urls)
+    pages_unreadable, parse_errors, unreadable_urls, resumable)
 SELECT id + o.crawl, site, start_urls, started_at, finished_at, status, pages_fetched,
     pages_not_modified, pages_failed, comparisons_new, comparisons_changed, verdicts_new, error,
-    pages_unreadable, parse_errors, unreadable_urls
+    pages_unreadable, parse_errors, unreadable_urls, 0  -- frontiers are not merged: nothing to resume
 FROM other.crawls, merge_offsets o;
 
 INSERT OR IGNORE INTO main.bodies (sha256, size, compression, data)
