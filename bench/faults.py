@@ -149,6 +149,10 @@ def section_disk(work: Path, origin: str) -> bool:
         counts["archive intact after the stop"] += not integrity_problems(path)
         again = verdicts("crawl", f"{origin}/", "--db", str(path), "--delay", "0")
         counts["next run completed"] += again.returncode == 0
+        if again.returncode != 0 or "disk full or file-size limit" not in output:
+            said = (output.strip().splitlines() or [""])[-3:]
+            line(f"margin {margin} KB", f"stop said {said}; next run exit {again.returncode}")
+            line("", (again.stdout + again.stderr).strip().splitlines()[-3:])
         counts["next run resumed the stopped crawl"] += "resumed crawl" in again.stdout
         counts["final rows equal a clean crawl's, table by table"] += not differences(
             archive_content(path), clean

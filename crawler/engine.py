@@ -116,6 +116,11 @@ def run_crawl(settings: Settings) -> int:
                 report = crawl(settings, site, stop=stop)
             except CrawlError as error:
                 raise click.ClickException(str(error)) from error
+            except sqlite3.Error as error:  # closing the crawl's row on a full disk, say
+                from crawler.writer import describe_failure
+
+                reason = describe_failure(error, str(settings.db_path))
+                raise click.ClickException(f"The crawl could not finish: {reason}") from error
             click.echo(format_summary(report))
             code = max(code, report.exit_code)
             if stop.is_set():

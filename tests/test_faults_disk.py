@@ -96,3 +96,25 @@ def test_the_run_after_a_full_disk_resumes_the_stopped_crawl(origin: str, tmp_pa
     run = verdicts("crawl", f"{origin}/", "--db", str(path), "--delay", "0")
     assert run.returncode == 0
     assert "resumed crawl 1" in run.stdout
+
+
+def test_a_checkpoint_cut_short_by_a_full_disk_is_not_taken_for_truncation(tmp_path: Path) -> None:
+    """A checkpoint that could not grow the file leaves page 1 counting more pages than the
+    file holds, while the WAL still holds them: the archive is intact and must open."""
+    from db.archive import check_archive
+
+    path = tmp_path / "archive.db"
+    open_archive(path).close()
+    keep = sqlite3.connect(path)  # holds the WAL open: closing would checkpoint it
+    keep.execute("PRAGMA wal_autocheckpoint=0")
+    keep.execute("CREATE TABLE filler (x BLOB)")
+    keep.executemany("INSERT INTO filler VALUES (?)", [(bytes(4000),)] * 200)
+    keep.commit()
+    data = bytearray(path.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    data[28:32] = (len(data) // page_size + 50).to_bytes(4, "big")  # as a cut-short checkpoint leaves it
+    data[92:96] = data[24:28]
+    path.write_bytes(bytes(data))
+    check_archive(path)  # no "is truncated"
+    assert integrity_problems(path) == []
+    keep.close()
