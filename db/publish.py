@@ -30,6 +30,7 @@ from datasette.plugins import DEFAULT_PLUGINS, pm
 from datasette.utils.asgi import Forbidden, Response
 
 from db.archive import connect_read_only, open_archive
+from db.history_plugin import HISTORY_PAGES
 from db.publish_access import PUBLIC_TABLES_ONLY, authorizer, readable_relations
 from db.publish_links import ID_LINKS
 from db.publish_stream import Downloads, send_whole_relation, whole_relation_request
@@ -141,7 +142,7 @@ READ_ONLY_GUARD = ReadOnlyGuard()
 #: id(Datasette) -> the limits and counts of its streamed downloads (set by make_datasette).
 DOWNLOADS: dict[int, Downloads] = {}
 #: The project's own plugins, registered on every Datasette it makes.
-OUR_PLUGINS = (READ_ONLY_GUARD, ID_LINKS, PUBLIC_TABLES_ONLY)
+OUR_PLUGINS = (READ_ONLY_GUARD, ID_LINKS, PUBLIC_TABLES_ONLY, HISTORY_PAGES)
 
 
 def load_metadata(path: Path = METADATA_PATH) -> dict[str, Any]:

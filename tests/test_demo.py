@@ -192,3 +192,29 @@ def test_the_demo_crawls_two_editions_and_says_what_changed(demo_archive) -> Non
     # The summary says what changed, and the second run changed nothing back.
     assert f"{len(priced)} price changed" in first and f"{len(old_pages_with)} verdict edited" in first
     assert re.search(r"changes: nothing changed", second)
+
+
+async def test_the_demo_diff_page_shows_the_rewritten_quote(demo_archive) -> None:
+    from db.archive import connect
+    from db.publish import make_datasette
+
+    db_path, _, _ = demo_archive
+    db = connect(db_path)
+    try:
+        cid = db.execute(
+            "select comparison_id from changes where kind = 'verdict_edited' order by observed_at limit 1"
+        ).fetchone()[0]
+    finally:
+        db.close()
+    ds = make_datasette(db_path)
+    history = (await ds.client.get(f"/-/history/{cid}")).text
+    latest = re.search(r'href="(/-/history/[0-9a-f]+/\d+\.\.\d+)"', history)
+    assert latest is not None
+    page = (await ds.client.get(latest.group(1))).text
+    rewrite = EDITION_2["quotes"][0]
+    removed = set(rewrite["from"].split()) - set(rewrite["to"].split())
+    assert any(
+        f"<del>{word}</del>" in page or word in "".join(re.findall(r"<del>(.*?)</del>", page))
+        for word in removed
+    )
+    assert "verdict edited" in page
