@@ -363,3 +363,34 @@ def diff(url: str, db_path: Path, start: str | None, end: str | None) -> None:
     from crawler.diff_view import show_diff
 
     show_diff(db_path, url, start, end)
+
+
+@cli.command()
+@config_option
+@click.option("--test", "test", is_flag=True, help="Send a sample message to every [[notify]] target.")
+def notify(config_path: Path | None, test: bool) -> None:
+    """Check the [[notify]] targets of verdicts.toml: with --test, send each a sample message.
+
+    After every crawl each target gets one message with the crawl's changes that match
+    its filters (nothing when none matched); this sends a made-up sample instead.
+    """
+    from crawler.config import load_settings
+    from crawler.notify import compose, deliver, sample_changes
+
+    settings = load_settings(config_path)
+    if not settings.notify:
+        raise click.ClickException("No [[notify]] block in the settings file: add one with urls = [...].")
+    if not test:
+        for target in settings.notify:
+            click.echo(f"{target.label()}: on {', '.join(sorted(target.on or ())) or 'every kind'}")
+        return
+    title, body = compose("test", 0, sample_changes(), settings.public_url)
+    failed = 0
+    for target in settings.notify:
+        attempts, error = deliver(target, "[test] " + title, body)
+        failed += error is not None
+        click.echo(
+            f"{target.label()}: " + (f"FAILED after {attempts} attempts: {error}" if error else "sent")
+        )
+    if failed:
+        raise click.ClickException(f"{failed} of {len(settings.notify)} target(s) could not be reached.")

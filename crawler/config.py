@@ -26,6 +26,14 @@ The file (every key optional except each site's `start_urls`)::
     hosts = ["www.example.org"]  # widens the scope beyond the start URLs' hosts
     include = ["/compare/"]      # regexes; a URL must match one (when given)
     exclude = ["\\?print="]      # regexes; a URL matching one is skipped
+
+    public_url = "https://archive.example.org"   # where the archive is served: diff links
+
+    [[notify]]                   # after each crawl, one message per block (apprise URLs)
+    urls = ["json://127.0.0.1:9000/hook", "mailto://user:pass@example.org"]
+    on = ["price_changed", "verdict_added", "verdict_edited", "page_gone"]  # default: all
+    tools = ["Notion AI"]        # only changes about these tools
+    min_price_change_pct = 10    # price moves smaller than this are left out
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from crawler import __version__
+from crawler.notify import NotifyTarget
 
 DEFAULT_CONFIG = Path("verdicts.toml")
 DEFAULT_SCHEDULE = "0 3 * * *"
@@ -62,6 +71,8 @@ _TOP_KEYS = {
     "durability",
     "timeout",
     "sites",
+    "notify",
+    "public_url",
 }
 TRANSPORTS = ("aiohttp", "httpx")
 DURABILITIES = ("normal", "full")
@@ -69,6 +80,7 @@ DEFAULT_LOCK_TIMEOUT = 60.0  # db.lock.DEFAULT_TIMEOUT (not imported: settings s
 DEFAULT_MAX_CRAWL_DELAY = 60.0
 DEFAULT_TIMEOUT = 120.0
 _SITE_KEYS = {"name", "start_urls", "hosts", "include", "exclude"}
+_NOTIFY_KEYS = {"urls", "on", "tools", "min_price_change_pct"}
 
 
 class ConfigError(click.ClickException):
@@ -114,6 +126,8 @@ class Settings:
     #: Which addresses count as private (None: crawler.addresses' default). Not a file setting:
     #: tests use it to model a public host with a loopback address.
     address_is_private: Callable[[Any], bool] | None = None
+    notify: tuple[NotifyTarget, ...] = ()  # [[notify]] blocks (crawler/notify.py)
+    public_url: str | None = None  # where the archive is published: links in notifications
 
     def zone(self) -> ZoneInfo:
         """The schedule's time zone: the configured one, else the machine's local zone."""
@@ -181,6 +195,8 @@ def load_settings(
         lock_timeout=_number(data, "lock_timeout", float, minimum=0.0, default=DEFAULT_LOCK_TIMEOUT),
         durability=_choice(data, "durability", DURABILITIES),
         timeout=_number(data, "timeout", float, minimum=0.1, default=DEFAULT_TIMEOUT),
+        notify=tuple(_notify(entry, index) for index, entry in enumerate(data.get("notify", []))),
+        public_url=_public_url(data),
     )
     if db_path is None and file_db and path is not None:
         settings = replace(settings, db_path=base / file_db)
@@ -226,6 +242,8 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}.")
     if not isinstance(data.get("sites", []), list):
         raise ConfigError(f"{path}: `sites` must be an array of tables ([[sites]]).")
+    if not isinstance(data.get("notify", []), list):
+        raise ConfigError(f"{path}: `notify` must be an array of tables ([[notify]]).")
     return data
 
 
@@ -254,6 +272,42 @@ def _site(entry: Any, index: int) -> Site:
         include=include,
         exclude=exclude,
     )
+
+
+def _notify(entry: Any, index: int) -> NotifyTarget:
+    from db.changes import KINDS
+
+    where = f"notify[{index}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a table ([[notify]]).")
+    unknown = sorted(set(entry) - _NOTIFY_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}.")
+    urls = _string_list(entry, "urls", where)
+    if not urls:
+        raise ConfigError(f"{where} needs at least one URL in urls (an apprise URL, e.g. json://host/path).")
+    kinds = _string_list(entry, "on", where)
+    wrong = sorted(set(kinds) - set(KINDS))
+    if wrong:
+        raise ConfigError(f"{where}.on: unknown kind(s) {', '.join(wrong)}; known: {', '.join(KINDS)}.")
+    threshold = None
+    if "min_price_change_pct" in entry:
+        threshold = _number(entry, "min_price_change_pct", float, minimum=0.0, default=None)
+    return NotifyTarget(
+        urls=urls,
+        on=frozenset(kinds) if kinds else None,
+        tools=_string_list(entry, "tools", where),
+        min_price_change_pct=threshold,
+    )
+
+
+def _public_url(data: Mapping[str, Any]) -> str | None:
+    value = data.get("public_url")
+    if value is None:
+        return None
+    if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
+        raise ConfigError(f"`public_url` must be an http(s) URL, not {value!r}.")
+    return value.rstrip("/")
 
 
 def _string_list(entry: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:

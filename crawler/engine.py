@@ -93,6 +93,7 @@ class CrawlReport:
     reasons: list[str] = field(default_factory=list)
     writer: WriterReport | None = None
     changes: dict[str, int] = field(default_factory=dict)  # change-log rows of this crawl, by kind
+    notifications: list[Any] = field(default_factory=list)  # crawler.notify.Outcome per target
     cpu_seconds: float = 0.0  # of this (fetching) process; the writer's is in `writer`
     #: Candidate comparisons no layout read (the first 10 URLs) and how many (db/quality.py).
     unreadable: list[str] = field(default_factory=list)
@@ -240,7 +241,29 @@ def _crawl_locked(
     reply = _finish_writer(conn, writer)
     conn.close()
     _conclude(settings, report, reply, loop, stop)
+    _notify(settings, report)
     return report
+
+
+def _notify(settings: Settings, report: CrawlReport) -> None:
+    """Send the crawl's changes to the [[notify]] targets; a failure is recorded, never raised."""
+    if not settings.notify or report.crawl_id is None or report.status not in ("completed", "degraded"):
+        return
+    from crawler.notify import notify_crawl
+
+    try:
+        from db.archive import connect_sqlite
+
+        db = connect_sqlite(settings.db_path)
+        try:
+            report.notifications = notify_crawl(
+                db, report.crawl_id, report.site_name, settings.notify, settings.public_url
+            )
+            db.commit()
+        finally:
+            db.close()
+    except sqlite3.Error as error:
+        report.reasons.append(f"notifications not recorded: {error}")
 
 
 class WriterProcess:

@@ -161,4 +161,8 @@ def format_summary(report: CrawlReport) -> str:
             more = len(report.failures) - SUMMARY_FAILURES
             lines.append(f"    ... and {more} more (pages with status 'failed' in the archive)")
     lines.extend(f"  {reason}" for reason in report.reasons)
+    if report.notifications:
+        from crawler.notify import summary_lines
+
+        lines.extend(summary_lines(report.notifications))
     return "\n".join(lines)

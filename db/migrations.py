@@ -432,6 +432,27 @@ def m0050_summaries(db: Database) -> None:
     summaries.rebuild(db.conn)
 
 
+@step("0062_notifications")
+def m0062_notifications(db: Database) -> None:
+    """What each notification target was sent after each crawl (crawler/notify.py)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE notifications (
+            id INTEGER PRIMARY KEY,
+            crawl_id INTEGER REFERENCES crawls(id),
+            sent_at TEXT NOT NULL,
+            target TEXT NOT NULL,             -- schemes and hosts of its URLs (no credentials)
+            status TEXT NOT NULL,             -- sent, failed, nothing (no change matched)
+            changes INTEGER NOT NULL,         -- changes in the message
+            attempts INTEGER NOT NULL,
+            error TEXT
+        );
+        CREATE INDEX idx_notifications_crawl ON notifications(crawl_id);
+        """,
+    )
+
+
 def run_script(db: Database, script: str) -> None:
     """Run `script` statement by statement, inside the caller's transaction.
 
