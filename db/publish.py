@@ -30,6 +30,7 @@ from datasette.plugins import DEFAULT_PLUGINS, pm
 from datasette.utils.asgi import Forbidden, Response
 
 from db.archive import connect_read_only, open_archive
+from db.feeds import ATOM_FEEDS
 from db.history_plugin import HISTORY_PAGES
 from db.publish_access import PUBLIC_TABLES_ONLY, authorizer, readable_relations
 from db.publish_links import ID_LINKS
@@ -69,6 +70,11 @@ SETTINGS: dict[str, Any] = {
 ALLOWED_PLUGINS: frozenset[str] = frozenset(
     {"datasette_dashboards", "datasette_render_markdown", "datasette_leaflet"}
 )
+
+
+#: Installed plugins whose work one of ours does (quietly unregistered): db/feeds.py renders
+#: `.atom` with datasette-atom's renderer, plus a valid empty feed where it answers 500.
+REPLACED_PLUGINS: frozenset[str] = frozenset({"datasette_atom"})
 
 
 #: Request methods a visitor may use; anything else could only be an attempt to change data.
@@ -142,7 +148,7 @@ READ_ONLY_GUARD = ReadOnlyGuard()
 #: id(Datasette) -> the limits and counts of its streamed downloads (set by make_datasette).
 DOWNLOADS: dict[int, Downloads] = {}
 #: The project's own plugins, registered on every Datasette it makes.
-OUR_PLUGINS = (READ_ONLY_GUARD, ID_LINKS, PUBLIC_TABLES_ONLY, HISTORY_PAGES)
+OUR_PLUGINS = (READ_ONLY_GUARD, ID_LINKS, PUBLIC_TABLES_ONLY, HISTORY_PAGES, ATOM_FEEDS)
 
 
 def load_metadata(path: Path = METADATA_PATH) -> dict[str, Any]:
@@ -164,7 +170,8 @@ def disable_unlisted_plugins(allowed: frozenset[str] = ALLOWED_PLUGINS) -> list[
         if name in DEFAULT_PLUGINS or name in allowed or plugin in OUR_PLUGINS:
             continue
         pm.unregister(plugin)
-        disabled.append(name)
+        if name not in REPLACED_PLUGINS:
+            disabled.append(name)
     if disabled:
         log.warning("Datasette plugins disabled for the published archive: %s", disabled)
     return disabled
