@@ -165,6 +165,10 @@ FROM other.changes, merge_offsets o;
 
 INSERT OR IGNORE INTO main.change_texts (ref, text) SELECT ref, text FROM other.change_texts;
 
+INSERT INTO main.notifications (crawl_id, sent_at, target, status, changes, attempts, error)
+SELECT crawl_id + o.crawl, sent_at, target, status, changes, attempts, error
+FROM other.notifications, merge_offsets o;
+
 INSERT INTO main.change_states (comparison_id, crawl_id, observed_at, gone, state)
 SELECT comparison_id, crawl_id + o.crawl, observed_at, gone, state
 FROM other.change_states, merge_offsets o WHERE true
