@@ -162,6 +162,7 @@ COMMANDS = {
     "export --sql": ["export", "--sql", "select 1"],
     "snapshot": ["snapshot", "http://127.0.0.1:9/"],
     "demo": ["demo", "--no-serve", "--site-port", "0"],
+    "warc export": ["warc", "export", "--output", "{tmp}/out.warc.gz"],
 }
 
 
@@ -179,7 +180,8 @@ def test_every_command_refuses_a_broken_archive_and_writes_nothing(
     make, message = BROKEN[kind]
     path = make(tmp_path / "archive.db")
     before = path.read_bytes()
-    result = CliRunner().invoke(cli, [*COMMANDS[command], "--db", str(path)])
+    args = [arg.format(tmp=tmp_path) for arg in COMMANDS[command]]
+    result = CliRunner().invoke(cli, [*args, "--db", str(path)])
     assert result.exit_code == 1, result.output
     assert not isinstance(result.exception, AssertionError)
     assert message in result.output and str(path) in result.output
