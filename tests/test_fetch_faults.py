@@ -132,16 +132,17 @@ async def test_dropped_connection_every_time_fails_with_reason(server: FaultServ
 
 
 async def test_response_slower_than_read_timeout_fails(server: FaultServer, transport: str) -> None:
-    server.route("/page", Reply(body=HTML, delay=1.0))
-    result = await fetch_one(server, "/page", settings(transport, read_timeout=0.2, max_attempts=2))
+    # The timeout leaves room for robots.txt to answer on a loaded machine; the page waits 4x longer.
+    server.route("/page", Reply(body=HTML, delay=4.0))
+    result = await fetch_one(server, "/page", settings(transport, read_timeout=1.0, max_attempts=2))
     assert result.outcome == "failed"
-    assert result.error == "read timeout: no data from the server for 0.2 s (after 2 attempts)"
+    assert result.error == "read timeout: no data from the server for 1 s (after 2 attempts)"
     assert server.paths().count("/page") == 2
 
 
 async def test_body_that_stalls_midway_times_out(server: FaultServer, transport: str) -> None:
-    server.route("/page", Reply(body=HTML * 100, drop_after=500, stall=1.0))
-    result = await fetch_one(server, "/page", settings(transport, read_timeout=0.2, max_attempts=1))
+    server.route("/page", Reply(body=HTML * 100, drop_after=500, stall=4.0))
+    result = await fetch_one(server, "/page", settings(transport, read_timeout=1.0, max_attempts=1))
     assert result.outcome == "failed"
     assert result.error is not None and result.error.startswith("read timeout")
 
