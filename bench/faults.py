@@ -39,9 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from crawler.demo import DEMO_SITE  # noqa: E402
 from tests.archive_compare import archive_content, differences, integrity_problems  # noqa: E402
 
-SITE = ROOT / "fixtures" / "site"
 COMMAND = [sys.executable, "-m", "crawler.cli"]
 
 
@@ -259,7 +259,7 @@ def main() -> int:
     results: dict[str, bool] = {}
     work = Path(tempfile.mkdtemp(prefix="verdicts-faults-"))
     try:
-        with StaticServer(SITE) as server:
+        with StaticServer(DEMO_SITE) as server:
             if everything or args.http:
                 results["hostile HTTP"] = section_http(work)
             if everything or args.disk:

@@ -1,6 +1,6 @@
 """How fast is the full page extraction, next to the same extraction built on BeautifulSoup?
 
-Runs in one process over the fixture comparison pages (``fixtures/site/compare/*/index.html``,
+Runs in one process over the fixture comparison pages (``crawler/demo_site/compare/*/index.html``,
 or the markup variants if the site is not generated), repeating each implementation for a few
 seconds, and prints pages/s for:
 
@@ -37,6 +37,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 from selectolax.lexbor import LexborHTMLParser
 
+from crawler.demo import DEMO_SITE
 from parsers import parse_page
 from parsers.layouts import comparison
 from parsers.model import ParseResult
@@ -50,7 +51,7 @@ _SKIP += ["audio", "video", "meter", "progress", "rp", "datalist"]
 
 
 def fixture_pages() -> list[bytes]:
-    pages = sorted((ROOT / "fixtures" / "site" / "compare").glob("*/index.html"))
+    pages = sorted((DEMO_SITE / "compare").glob("*/index.html"))
     if not pages:
         pages = sorted((ROOT / "fixtures" / "variants").glob("*.html"))
     return [page.read_bytes() for page in pages]

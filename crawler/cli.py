@@ -143,12 +143,11 @@ def cli() -> None:
 def demo(db_path: Path, no_serve: bool, port: int, site_port: int) -> None:
     """Crawl the bundled example site over real HTTP, then publish the archive.
 
-    Serves the bundled site (a copy of fixtures/site/) on a 127.0.0.1 port and crawls it
-    into the archive, then does the same with the site's second edition (a copy of
-    fixtures/site-2/: prices changed,
-    a quote rewritten, a page gone, a page new), prints a summary with what changed,
-    stops that server and starts Datasette on http://127.0.0.1:8001 (unless
-    --no-serve). Running it again re-crawls the second edition only: no duplicates.
+    Serves the bundled site on a 127.0.0.1 port and crawls it into the archive, then
+    does the same with the site's second edition (prices changed, a quote rewritten, a
+    page gone, a page new), prints a summary with what changed, stops that server and
+    starts Datasette on http://127.0.0.1:8001 (unless --no-serve). Running it again
+    re-crawls the second edition only: no duplicates.
     """
     from crawler.demo import run_demo
 

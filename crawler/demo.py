@@ -1,8 +1,8 @@
 """`verdicts demo`: the whole product on the bundled site, over real HTTP.
 
-Serves the bundled site (crawler/demo_site/, a copy of fixtures/site/) on a loopback port
+Serves the bundled site (crawler/demo_site/, written by fixtures/build_site.py) on a loopback port
 and crawls it with the real crawler into an archive, then serves the site's second edition
-(crawler/demo_site_2/, a copy of fixtures/site-2/: some prices changed,
+(crawler/demo_site_2/: some prices changed,
 a quote rewritten, a quote dropped, a page removed, a page added, a score moved) on
 the same port and crawls again, so the change log, the price charts, the history pages
 and the feeds all have something to show. Prints what landed and what changed, stops
@@ -20,10 +20,10 @@ import click
 
 from crawler.config import Settings, Site
 
-#: The bundled site and its second edition, shipped as package data (copies of fixtures/site/
-#: and fixtures/site-2/ made by fixtures/build_site.py), so the demo works from a wheel.
-FIXTURE_SITE = Path(__file__).resolve().parent / "demo_site"
-FIXTURE_SITE_2 = FIXTURE_SITE.with_name("demo_site_2")
+#: The bundled site and its second edition: package data (so the demo works from a wheel) and
+#: the only copy, which the tests and benchmarks serve too. fixtures/build_site.py writes both.
+DEMO_SITE = Path(__file__).resolve().parent / "demo_site"
+DEMO_SITE_2 = DEMO_SITE.with_name("demo_site_2")
 #: The bundled site's port. Page URLs (and so comparison ids) include it, so a fixed
 #: port is what makes a second `verdicts demo` update the same rows instead of adding.
 SITE_PORT = 8765
@@ -107,8 +107,8 @@ def run_demo(
     *,
     serve: bool = True,
     port: int = 8001,
-    site: Path = FIXTURE_SITE,
-    second: Path | None = FIXTURE_SITE_2,
+    site: Path = DEMO_SITE,
+    second: Path | None = DEMO_SITE_2,
     site_port: int = SITE_PORT,
 ) -> int:
     """Crawl the bundled site's editions into `db_path`; then serve it unless `serve` is False."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from crawler.demo import DEMO_SITE
 from db.archive import open_archive
 from db.identity import comparison_id, tool_id
 from db.reparse import run_reparse
@@ -146,9 +147,8 @@ def test_an_archive_older_than_the_change_log_gets_states_not_page_new(db: Datab
 
 def test_reparse_rebuilds_the_same_log(db: Database, archive_path: Path) -> None:
     """Rebuilt from the stored bodies: the crawl writes real HTML, reparse reads it again."""
-    from tests.conftest import FIXTURES
 
-    site = FIXTURES / "site" / "compare"
+    site = DEMO_SITE / "compare"
     page = site / "cellwise-vs-querypilot"
     html = (page / "index.html").read_text(encoding="utf-8")
     from parsers import parse_page

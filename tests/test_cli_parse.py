@@ -8,11 +8,12 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from crawler.cli import cli
+from crawler.demo import DEMO_SITE
 from crawler.static_server import StaticServer, serve_directory
 from tests.conftest import FIXTURES
 
 SLUG = "smolvlm2-turbo-vs-mistral-next-22b"
-PAGE = FIXTURES / "site" / "compare" / SLUG / "index.html"
+PAGE = DEMO_SITE / "compare" / SLUG / "index.html"
 EXPECTED = json.loads((FIXTURES / "expected" / f"{SLUG}.json").read_text(encoding="utf-8"))
 
 
@@ -40,7 +41,7 @@ def test_parse_a_legacy_encoded_file_reads_its_meta_charset(tmp_path: Path) -> N
 
 
 def test_parse_a_url_over_loopback() -> None:
-    with serve_directory(FIXTURES / "site") as origin:
+    with serve_directory(DEMO_SITE) as origin:
         got = parse_json(f"{origin}/compare/{SLUG}/")
     assert got["title"] == EXPECTED["title"]
 
@@ -50,7 +51,7 @@ def test_parse_prints_a_readable_summary_and_non_comparisons_say_so() -> None:
     page = runner.invoke(cli, ["parse", str(PAGE)])
     assert page.exit_code == 0
     assert "status:   ok" in page.output and "seat 4" in page.output
-    about = runner.invoke(cli, ["parse", str(FIXTURES / "site" / "about" / "index.html")])
+    about = runner.invoke(cli, ["parse", str(DEMO_SITE / "about" / "index.html")])
     assert "not_comparison" in about.output
 
 
@@ -62,9 +63,9 @@ def test_parse_a_missing_file_is_a_one_line_error() -> None:
 
 
 def test_parse_a_url_obeys_robots_txt() -> None:
-    private = next((FIXTURES / "site" / "private").rglob("index.html")).parent
-    path = "/" + private.relative_to(FIXTURES / "site").as_posix() + "/"
-    with StaticServer(FIXTURES / "site") as server:
+    private = next((DEMO_SITE / "private").rglob("index.html")).parent
+    path = "/" + private.relative_to(DEMO_SITE).as_posix() + "/"
+    with StaticServer(DEMO_SITE) as server:
         result = CliRunner().invoke(cli, ["parse", f"{server.origin}{path}"])
     assert result.exit_code == 1
     assert "robots.txt disallows it" in result.output

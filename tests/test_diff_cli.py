@@ -8,14 +8,14 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.cli import cli
+from crawler.demo import DEMO_SITE
 from db.archive import open_archive
 from db.store import ArchiveWriter
 from parsers import parse_page
 from tests.archive_factory import at, fetched
-from tests.conftest import FIXTURES
 
 URL = "https://example.test/compare/cellwise-vs-querypilot/"
-HTML = (FIXTURES / "site" / "compare" / "cellwise-vs-querypilot" / "index.html").read_text("utf-8")
+HTML = (DEMO_SITE / "compare" / "cellwise-vs-querypilot" / "index.html").read_text("utf-8")
 EDITED = HTML.replace("profile the dataset", "profile the whole dataset", 1).replace(
     "$12/user/mo", "$15/user/mo"
 )

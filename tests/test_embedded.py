@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crawler.demo import DEMO_SITE
 from parsers import embedded as e
 from parsers import parse_page
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-PAGE = (FIXTURES / "site" / "compare" / "cellwise-vs-querypilot" / "index.html").read_text(encoding="utf-8")
+PAGE = (DEMO_SITE / "compare" / "cellwise-vs-querypilot" / "index.html").read_text(encoding="utf-8")
 
 
 def with_head(extra: str, page: str = PAGE) -> str:

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.config import Settings, Site
+from crawler.demo import DEMO_SITE
 from crawler.engine import CrawlError, crawl
 from crawler.static_server import StaticServer
 from db.archive import connect
@@ -31,7 +32,7 @@ EXPECTED = json.loads((FIXTURES / "expected" / "site.json").read_text(encoding="
 @pytest.fixture
 def site_dir(tmp_path: Path) -> Path:
     """A private copy of the bundled site, so a test may change it."""
-    return Path(shutil.copytree(FIXTURES / "site", tmp_path / "site"))
+    return Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
 
 
 @pytest.fixture

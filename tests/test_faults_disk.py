@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from crawler.demo import DEMO_SITE
 from crawler.static_server import StaticServer
 from db.archive import open_archive
 from tests.archive_compare import archive_content, differences, integrity_problems
-from tests.conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")
 def origin() -> Iterator[str]:
-    with StaticServer(FIXTURES / "site") as server:
+    with StaticServer(DEMO_SITE) as server:
         yield server.origin
 
 

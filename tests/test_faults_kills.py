@@ -14,17 +14,17 @@ import pytest
 
 from bench.fault_storms import crawl_storm, reparse_storm, run
 from crawler.config import Settings, Site
+from crawler.demo import DEMO_SITE
 from crawler.engine import crawl
 from crawler.static_server import StaticServer
 from db import crawl_log
 from db.archive import open_archive
 from tests.archive_compare import archive_content, differences, integrity_problems
-from tests.conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[StaticServer]:
-    with StaticServer(FIXTURES / "site") as running:
+    with StaticServer(DEMO_SITE) as running:
         yield running
 
 

@@ -9,15 +9,15 @@ import feedparser
 import pytest
 from datasette.app import Datasette
 
+from crawler.demo import DEMO_SITE
 from db.archive import open_archive
 from db.publish import make_datasette
 from db.store import ArchiveWriter
 from parsers import parse_page
 from tests.archive_factory import at, fetched
-from tests.conftest import FIXTURES
 
 URL = "https://example.test/compare/cellwise-vs-querypilot/"
-HTML = (FIXTURES / "site" / "compare" / "cellwise-vs-querypilot" / "index.html").read_text("utf-8")
+HTML = (DEMO_SITE / "compare" / "cellwise-vs-querypilot" / "index.html").read_text("utf-8")
 SECOND = HTML.replace("profile the dataset", "profile the &lt;whole&gt; dataset", 1).replace(
     ">$12/user/mo<", ">$15/user/mo<"
 )

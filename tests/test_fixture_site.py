@@ -20,9 +20,10 @@ import pytest
 from protego import Protego
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from crawler.demo import DEMO_SITE, DEMO_SITE_2
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-SITE = FIXTURES / "site"
 EXPECTED = FIXTURES / "expected"
 SEEDS = FIXTURES / "data" / "seeds"
 COMPARISONS = FIXTURES / "data" / "comparisons.json"
@@ -60,7 +61,7 @@ def visible_lines(node: LexborNode) -> list[str]:
 
 
 def page(url_path: str) -> LexborHTMLParser:
-    return LexborHTMLParser((SITE / url_path.strip("/") / "index.html").read_text("utf-8"))
+    return LexborHTMLParser((DEMO_SITE / url_path.strip("/") / "index.html").read_text("utf-8"))
 
 
 def read_page(url_path: str) -> dict:
@@ -104,8 +105,14 @@ def test_committed_output_is_exactly_what_the_generator_writes(tmp_path: Path) -
     script = FIXTURES / "build_site.py"
     command = [sys.executable, str(script), "--out", str(tmp_path)]
     subprocess.run(command, check=True, capture_output=True)
-    for name in ("site", "expected", "site-2", "expected-2"):
-        fresh, committed = tree_files(tmp_path / name), tree_files(FIXTURES / name)
+    committed_folders = {
+        "site": DEMO_SITE,
+        "expected": EXPECTED,
+        "site-2": DEMO_SITE_2,
+        "expected-2": FIXTURES / "expected-2",
+    }
+    for name, folder in committed_folders.items():
+        fresh, committed = tree_files(tmp_path / name), tree_files(folder)
         assert sorted(fresh) == sorted(committed), f"{name}/: file lists differ"
         changed = [path for path in fresh if fresh[path] != committed[path]]
         assert not changed, f"{name}/ edited by hand or generator changed; rerun it: {changed}"
@@ -123,7 +130,7 @@ def test_seed_page_text_reads_exactly_as_the_seed(number: int, summary: dict) ->
 
 
 def test_seed_pages_use_entities_a_parser_must_decode(summary: dict) -> None:
-    raw = (SITE / "compare" / summary["seed_slugs"][0] / "index.html").read_text("utf-8")
+    raw = (DEMO_SITE / "compare" / summary["seed_slugs"][0] / "index.html").read_text("utf-8")
     for entity in ("&ldquo;", "&rdquo;", "&mdash;", "&#39;", "&#8212;"):
         assert entity in raw
 
@@ -262,11 +269,11 @@ def test_seed_texts_imply_7_tools_28_verdicts_40_appearances(summary: dict) -> N
 
 def test_robots_disallows_the_private_page_that_exists(summary: dict) -> None:
     origin = "http://127.0.0.1:8123"
-    robots = (SITE / "robots.txt").read_text("utf-8").replace(summary["origin_placeholder"], origin)
+    robots = (DEMO_SITE / "robots.txt").read_text("utf-8").replace(summary["origin_placeholder"], origin)
     rules = Protego.parse(robots)
     assert summary["private_comparisons"]
     for path in summary["private_comparisons"]:
-        assert (SITE / path.strip("/") / "index.html").is_file()
+        assert (DEMO_SITE / path.strip("/") / "index.html").is_file()
         assert not rules.can_fetch(origin + path, "verdict-archive")
     for path in summary["crawlable_comparisons"]:
         assert rules.can_fetch(origin + path, "verdict-archive")
@@ -275,13 +282,13 @@ def test_robots_disallows_the_private_page_that_exists(summary: dict) -> None:
 
 def test_private_page_is_linked_and_sitemap_only_page_is_not(summary: dict) -> None:
     hrefs: set[str] = set()
-    for html_file in SITE.rglob("*.html"):
+    for html_file in DEMO_SITE.rglob("*.html"):
         tree = LexborHTMLParser(html_file.read_text("utf-8"))
         hrefs |= {a.attributes.get("href") or "" for a in tree.css("a")}
     linked = {href.rsplit("/", 2)[-2] for href in hrefs if href.endswith("/") and "-vs-" in href}
     for path in summary["private_comparisons"]:
         assert path in hrefs
-    sitemap = (SITE / "sitemap.xml").read_text("utf-8")
+    sitemap = (DEMO_SITE / "sitemap.xml").read_text("utf-8")
     for path in summary["sitemap_only_comparisons"]:
         assert path.strip("/").split("/")[-1] not in linked
         assert f"<loc>{summary['origin_placeholder']}{path}</loc>" in sitemap
@@ -300,7 +307,7 @@ def test_some_quotes_stress_a_parser_and_are_escaped_in_the_html() -> None:
         text = next((t for t in quotes if needle in t), None)
         assert text is not None, f"no quote contains {needle!r}"
     tricky = next(t for t in quotes if "<div>" in t)
-    raw = (SITE / quotes[tricky].strip("/") / "index.html").read_text("utf-8")
+    raw = (DEMO_SITE / quotes[tricky].strip("/") / "index.html").read_text("utf-8")
     assert "&lt;div&gt;" in raw and "<div> soup" not in raw
 
 
@@ -313,7 +320,7 @@ def reachable_from(starts: list[str], allowed: Protego) -> set[str]:
         if path in seen or not allowed.can_fetch(origin + path, "verdict-archive"):
             continue
         seen.add(path)
-        file = SITE / path.strip("/") / "index.html"
+        file = DEMO_SITE / path.strip("/") / "index.html"
         if not file.is_file():
             continue
         for link in LexborHTMLParser(file.read_text("utf-8")).css("a[href]"):
@@ -324,12 +331,12 @@ def reachable_from(starts: list[str], allowed: Protego) -> set[str]:
 
 
 def test_links_and_sitemap_reach_exactly_the_crawlable_comparisons(summary: dict) -> None:
-    robots = Protego.parse((SITE / "robots.txt").read_text("utf-8"))
+    robots = Protego.parse((DEMO_SITE / "robots.txt").read_text("utf-8"))
     comparisons = set(summary["crawlable_comparisons"])
     by_links = reachable_from(["/"], robots)
     assert by_links & comparisons == comparisons - set(summary["sitemap_only_comparisons"])
     assert set(summary["index_pages"]) <= by_links and set(summary["broken_links"]) <= by_links
-    sitemap = (SITE / "sitemap.xml").read_text("utf-8")
+    sitemap = (DEMO_SITE / "sitemap.xml").read_text("utf-8")
     listed = re.findall(r"<loc>__ORIGIN__(.*?)</loc>", sitemap)
     assert reachable_from(["/", *listed], robots) & comparisons == comparisons
     assert not reachable_from(["/", *listed], robots) & set(summary["private_comparisons"])
@@ -342,7 +349,7 @@ def test_the_parser_reads_every_second_edition_page_as_its_golden_json() -> None
     assert len(goldens) == len(list((FIXTURES / "expected").glob("*.json"))) - 1  # one gone, one new
     for path in goldens:
         golden = json.loads(path.read_text("utf-8"))
-        html = (FIXTURES / "site-2" / golden["url_path"].strip("/") / "index.html").read_text("utf-8")
+        html = (DEMO_SITE_2 / golden["url_path"].strip("/") / "index.html").read_text("utf-8")
         found = parse_page(html, "http://127.0.0.1" + golden["url_path"]).to_dict()
         assert {k: found[k] for k in ("status", "title", "listings", "quotes")} == {
             k: golden[k] for k in ("status", "title", "listings", "quotes")

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from datasette.app import Datasette
 
+from crawler.demo import DEMO_SITE
 from db.archive import open_archive
 from db.identity import comparison_id
 from db.publish import make_datasette
 from db.store import ArchiveWriter
 from parsers import parse_page
 from tests.archive_factory import at, fetched
-from tests.conftest import FIXTURES
 
 URL = "https://example.test/compare/cellwise-vs-querypilot/"
-HTML = (FIXTURES / "site" / "compare" / "cellwise-vs-querypilot" / "index.html").read_text("utf-8")
+HTML = (DEMO_SITE / "compare" / "cellwise-vs-querypilot" / "index.html").read_text("utf-8")
 MARKUP = "<b>bold</b> & <script>alert(1)</script>"
 SECOND = HTML.replace("profile the dataset", "profile the whole dataset", 1)
 THIRD = SECOND.replace("profile the whole dataset", "profile the &lt;b&gt;bold&lt;/b&gt; dataset", 1)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crawler.demo import DEMO_SITE
 from parsers.links import _join_plain_path, _resolve_uncached, _resolve_w3lib, extract_links
 from parsers.sitemaps import parse_sitemap
 
-SITE = Path(__file__).parent.parent / "fixtures" / "site"
+SITE = DEMO_SITE
 PAGE = "http://127.0.0.1:8000/compare/a-vs-b/"
 
 

@@ -17,12 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.cli import cli
+from crawler.demo import DEMO_SITE
 from crawler.static_server import StaticServer
 from db.archive import connect
 from tests.test_candidates import SHELL
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-COMPARISON = FIXTURES / "site" / "compare" / "cellwise-vs-querypilot" / "index.html"
+COMPARISON = DEMO_SITE / "compare" / "cellwise-vs-querypilot" / "index.html"
 
 TITLE_ONLY = """<!doctype html><html><head><title>Dashwise versus Tracelens | Stackreview</title></head>
 <body><header><nav><a href="/">Home</a></nav></header><main><article>

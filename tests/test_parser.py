@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.demo import DEMO_SITE
 from parsers import format_parse_result, parse_page, parser_versions
 from parsers.layouts import comparison
 from parsers.text_blocks import text_blocks
@@ -27,7 +28,7 @@ def test_the_golden_answers_are_committed() -> None:
 
 
 def _page_for(expected: dict) -> Path:
-    return FIXTURES / "site" / expected["url_path"].strip("/") / "index.html"
+    return DEMO_SITE / expected["url_path"].strip("/") / "index.html"
 
 
 @pytest.mark.parametrize("golden", EXPECTED, ids=lambda p: p.stem)
@@ -43,14 +44,14 @@ def test_golden_page(golden: Path) -> None:
 
 @pytest.mark.parametrize(("path", "status"), [("index.html", None), ("about/index.html", None)])
 def test_site_chrome_pages_are_not_comparisons(path: str, status: None) -> None:
-    page = FIXTURES / "site" / path
+    page = DEMO_SITE / path
     result = parse_page(page.read_bytes())
     assert result.status == "not_comparison"
     assert result.problems == []
 
 
 def test_404_page_is_not_a_comparison() -> None:
-    page = FIXTURES / "site" / "404.html"
+    page = DEMO_SITE / "404.html"
     assert parse_page(page.read_text(encoding="utf-8")).status == "not_comparison"
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from crawler import engine
 from crawler.config import Settings, Site, load_settings
+from crawler.demo import DEMO_SITE
 from crawler.engine import crawl
 from crawler.static_server import StaticServer
 from crawler.writer import _Writer
@@ -31,7 +32,7 @@ COMPARISONS = json.loads((FIXTURES / "expected" / "site.json").read_text(encodin
 
 @pytest.fixture
 def server() -> Iterator[StaticServer]:
-    with StaticServer(FIXTURES / "site") as running:
+    with StaticServer(DEMO_SITE) as running:
         yield running
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.demo import DEMO_SITE
 from crawler.static_server import StaticServer
 from db.lock import ArchiveLock, lock_path_for
 
@@ -26,7 +27,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 @pytest.fixture
 def server() -> Iterator[StaticServer]:
-    with StaticServer(FIXTURES / "site") as running:
+    with StaticServer(DEMO_SITE) as running:
         yield running
 
 

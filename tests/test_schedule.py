@@ -17,15 +17,14 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from crawler.config import Settings, Site
+from crawler.demo import DEMO_SITE
 from crawler.schedule import MISFIRE_GRACE_SECONDS, build_scheduler, cron_trigger
 from crawler.static_server import StaticServer
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 @pytest.fixture
 def server() -> Iterator[StaticServer]:
-    with StaticServer(FIXTURES / "site") as running:
+    with StaticServer(DEMO_SITE) as running:
         yield running
 
 

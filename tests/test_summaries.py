@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from crawler.config import Settings, Site
+from crawler.demo import DEMO_SITE
 from crawler.engine import crawl
 from crawler.static_server import StaticServer
 from db import summaries
@@ -199,7 +200,7 @@ def test_reparse_leaves_summaries_exact(archive_path: Path) -> None:
 
 
 def test_a_real_crawl_ends_with_summaries_exact(tmp_path: Path, archive_path: Path) -> None:
-    site = Path(shutil.copytree(FIXTURES / "site", tmp_path / "site"))
+    site = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
     with StaticServer(site) as server:
         settings = Settings(
             db_path=archive_path, sites=(Site(name="fixture", start_urls=(f"{server.origin}/",)),), delay=0.0

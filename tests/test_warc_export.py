@@ -18,6 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.cli import cli
 from crawler.config import Settings, Site
+from crawler.demo import DEMO_SITE
 from crawler.engine import crawl
 from crawler.static_server import StaticServer
 from db.archive import open_archive
@@ -27,12 +28,10 @@ from db.store import ArchiveWriter
 from db.warc.export import export_warc, warc_date
 from tests.archive_factory import at, comparison, fetched
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-
 
 @pytest.fixture
 def site_dir(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(FIXTURES / "site", tmp_path / "site"))
+    return Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
 
 
 @pytest.fixture

@@ -19,10 +19,11 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler.cli import cli
+from crawler.demo import DEMO_SITE
 from crawler.static_server import StaticServer
 from db.snapshots import read_snapshot
 from db.warc.export import export_warc
-from tests.test_warc_export import FIXTURES, changed_page, crawl_into
+from tests.test_warc_export import changed_page, crawl_into
 from tests.warc_compare import facts
 
 REQUIRE = os.environ.get("CI") == "true" or os.environ.get("VERDICTS_REQUIRE_BROWSER") == "1"
@@ -46,7 +47,7 @@ def count(db_path: Path, sql: str) -> int:
 def crawled(tmp_path: Path) -> tuple[Path, Path, str]:
     """An archive of two crawls of the bundled site (one page changed between them), and
     its export."""
-    site_dir = Path(shutil.copytree(FIXTURES / "site", tmp_path / "site"))
+    site_dir = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
     db_path = tmp_path / "crawled.db"
     page = changed_page(site_dir)
     with StaticServer(site_dir) as server:
@@ -118,7 +119,7 @@ def test_two_captures_months_apart_give_the_price_history_and_backfill_a_newer_a
     crawled: tuple[Path, Path, str], tmp_path: Path
 ) -> None:
     source, _, url = crawled
-    path = sorted((FIXTURES / "site" / "compare").iterdir())[0] / "index.html"
+    path = sorted((DEMO_SITE / "compare").iterdir())[0] / "index.html"
     old = path.read_bytes()
     new = old.replace(b"$12/user/mo", b"$15/user/mo")
     warc = tmp_path / "history.warc.gz"
@@ -186,7 +187,7 @@ def arc_file(url: str, body: bytes, name: str) -> bytes:
 
 
 def test_arc_and_whole_file_gzip_read_like_per_record_warc(tmp_path: Path) -> None:
-    path = sorted((FIXTURES / "site" / "compare").iterdir())[0] / "index.html"
+    path = sorted((DEMO_SITE / "compare").iterdir())[0] / "index.html"
     body = path.read_bytes()
     url = "http://arc.test/compare/" + path.parent.name + "/"
     arc = tmp_path / "old.arc.gz"
@@ -215,7 +216,7 @@ def test_a_wget_warc_of_the_bundled_site_imports_as_crawling_it(tmp_path: Path) 
         if REQUIRE:
             pytest.fail("wget is required in CI (.ci/run installs Debian's wget)")
         pytest.skip("wget is not installed")
-    site_dir = Path(shutil.copytree(FIXTURES / "site", tmp_path / "site"))
+    site_dir = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
     crawled = tmp_path / "crawled.db"
     with StaticServer(site_dir) as server:
         crawl_into(server.origin, crawled)

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import httpx
 
+from crawler.demo import DEMO_SITE
 from crawler.static_server import StaticServer
 from db.warc.export import export_warc
-from tests.test_warc_export import FIXTURES, changed_page, crawl_into
+from tests.test_warc_export import changed_page, crawl_into
 
 
 @contextlib.contextmanager
@@ -54,7 +55,7 @@ def wayback(root: Path, warc: Path, index: Path) -> Iterator[httpx.Client]:
 
 
 def test_pywb_replays_a_comparison_page_at_two_capture_times(tmp_path: Path) -> None:
-    site_dir = Path(shutil.copytree(FIXTURES / "site", tmp_path / "site"))
+    site_dir = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
     db_path = tmp_path / "archive.db"
     page = changed_page(site_dir)
     with StaticServer(site_dir) as server:
