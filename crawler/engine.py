@@ -7,11 +7,12 @@ parses and stores in batched transactions on the other core; memory stays flat
 because a body is dropped as soon as it is handed over.
 
 A crawl of a site is one `crawls` row. Seeds are the start URLs, the sitemaps named
-by robots.txt plus `/sitemap.xml`, and every page of the site already in the archive
-(so an unchanged page, answered with 304 and therefore not re-parsed for links, is
-still revisited). A run that finds the site's last crawl unfinished (killed, or
-stopped by a signal) resumes it: the old row is closed as `interrupted`, its frontier
-is copied to the new row, and only URLs not yet done are fetched.
+by robots.txt plus `/sitemap.xml`, and every page of the site already in the archive.
+A page that answers 304 has its links followed from those kept with its body
+(`crawler.stored_links`), so a re-crawl reaches what a first crawl would. A run that
+finds the site's last crawl unfinished (killed, or stopped by a signal) resumes it: the
+old row is closed as `interrupted`, its frontier is copied to the new row, and only URLs
+not yet done are fetched.
 
 Exit codes: 0 completed, 1 could not run or failed, 2 quality degraded, 130 stopped.
 """
@@ -43,6 +44,7 @@ from crawler.pending import PendingQueue
 from crawler.progress import Progress, format_summary
 from crawler.revisits import Validators, known_pages
 from crawler.seen import HashSet
+from crawler.stored_links import StoredLinks
 from crawler.urls import Scope, host_matches, host_of, origin_of, try_canonicalize
 from db import crawl_log, frontier
 from db.change_log import count_changes
@@ -475,6 +477,7 @@ class _Loop:
         self.error: str | None = None
         self.extract_links: Any = None
         self.iter_sitemap: Any = None
+        self.stored_links = StoredLinks(settings.db_path, MAX_LINKS_PER_PAGE)
 
     async def run(self, seeds: list[Entry], known: set[str], fresh: bool, starts: list[str]) -> None:
         from crawler.fetch import Fetcher, FetchSettings
@@ -542,6 +545,7 @@ class _Loop:
         finally:
             watcher.cancel()
             self.queue.close()
+            self.stored_links.close()
             await self.out.put(("finish",))
             with contextlib.suppress(Exception):
                 await sender
@@ -583,7 +587,7 @@ class _Loop:
                         await self._discover_sitemap(result, entry)
                         result, found = replace(result, body=b""), []
                     else:
-                        found = self._discover(result, entry)
+                        result, found = self._discover(result, entry)
                 except Exception as error:  # a bug on one URL must not stall the crawl
                     result, found = _internal_failure(entry, error), []
                 await self.out.put(("result", result, found, entry.kind == "html"))
@@ -629,14 +633,23 @@ class _Loop:
             self.report.failures.append((result.url, result.error or result.outcome))
         self.progress.page(result.outcome, self.queue.qsize())
 
-    def _discover(self, result: Any, entry: Entry) -> list[Entry]:
-        """New in-scope URLs from a fetched HTML page; queued here, returned for the frontier."""
+    def _discover(self, result: Any, entry: Entry) -> tuple[Any, list[Entry]]:
+        """New in-scope URLs from an HTML page, fetched or unchanged (304); queued here,
+        returned for the frontier with the result (carrying the page's links to keep)."""
         if result.final_url and result.final_url != result.url:
             self.seen.add(hash(result.final_url))
-        if result.outcome != "fetched":
-            return []
-        depth = entry.depth + 1
-        if result.kind == "html" and result.body:
+        if result.kind != "html":
+            return result, []
+        if result.outcome == "not_modified":
+            # its links are followed as on a first crawl: a page reachable only through an
+            # unchanged page is new since, or was gone, or was never reached (issue 14)
+            stored = self.stored_links.get(result.url)
+            if stored is None:
+                return result, []
+            urls, from_body = stored
+            if from_body:  # read from an old archive's body: keep them for the next crawl
+                result = replace(result, links=tuple(urls))
+        elif result.outcome == "fetched" and result.body:
             # UTF-8 bytes go straight to lexbor; only other encodings are decoded first
             html: str | bytes = result.body
             if result.encoding != "utf-8":
@@ -644,15 +657,16 @@ class _Loop:
 
                 html = decode_as(result.body, result.encoding or "utf-8")
             urls = self.extract_links(html, result.final_url or result.url, MAX_LINKS_PER_PAGE)
-            if len(urls) == MAX_LINKS_PER_PAGE and len(self.report.failures) < MAX_FAILURES_KEPT:
-                note = f"links beyond the first {MAX_LINKS_PER_PAGE} not followed"
-                self.report.failures.append((result.url, note))
-            found = self._admit(urls, depth, "html")
+            result = replace(result, links=tuple(urls))
         else:
-            return []
+            return result, []
+        if len(urls) == MAX_LINKS_PER_PAGE and len(self.report.failures) < MAX_FAILURES_KEPT:
+            note = f"links beyond the first {MAX_LINKS_PER_PAGE} not followed"
+            self.report.failures.append((result.url, note))
+        found = self._admit(urls, entry.depth + 1, "html")
         for item in found:
             self.queue.put_nowait(item)
-        return found
+        return result, found
 
     def _admit(
         self,

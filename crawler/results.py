@@ -38,6 +38,9 @@ class FetchResult:
     error: str | None  # one-line reason for failed / skipped / disallowed / gone
     attempts: int = 1  # requests sent for this URL: retries and redirect hops included
     exchange: Exchange | None = None  # request and response heads of the last hop (fetch log)
+    #: The page's outgoing links (absolute, page order) when the crawl read them: from the
+    #: fetched body, or from the stored one on a 304; kept with the body (db/page_links.py).
+    links: tuple[str, ...] | None = None
 
     def __reduce__(self) -> tuple[type[FetchResult], tuple[Any, ...]]:
         return FetchResult, _values(self)

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from db import crawl_log, frontier
+from db import crawl_log, frontier, page_links
 from db.archive import transaction
 
 #: Fetched pages parsed and written at a time: bounds the memory of bodies and parses held.
@@ -289,6 +289,7 @@ class _Writer:
             with transaction(self.db):  # a savepoint: the batch is written whole or not at all
                 frontier.add(self.db, self.crawl_id, self.adds)
                 stats = self.store.store(batch) if batch else None
+                page_links.keep(self.db, (result for result, _ in batch))
                 frontier.mark(self.db, self.crawl_id, self.states)
                 if stats is not None:
                     counts = [getattr(stats, name) for name in COUNTER_FIELDS]

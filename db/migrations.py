@@ -520,3 +520,21 @@ def m0020_crawl_resumable(db: Database) -> None:
     """Whether a finished crawl left URLs to fetch that the next run resumes (a --max-pages
     stop, a writer that died, results that could not be sent: issue 14)."""
     db.execute("ALTER TABLE crawls ADD COLUMN resumable INTEGER NOT NULL DEFAULT 0")
+
+
+@step("0140_page_links")
+def m0140_page_links(db: Database) -> None:
+    """Each page's outgoing links, kept with the body they were read from: a re-crawl follows
+    them when the page answers 304, without parsing its stored body again (issue 14)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE page_links (
+            page_id TEXT NOT NULL REFERENCES pages(id),
+            body_sha256 TEXT NOT NULL REFERENCES bodies(sha256),
+            links INTEGER NOT NULL,           -- how many
+            data BLOB NOT NULL,               -- zlib of the absolute URLs, one a line, in page order
+            PRIMARY KEY (page_id, body_sha256)
+        ) WITHOUT ROWID;
+        """,
+    )

@@ -203,6 +203,10 @@ SELECT f.id + o.fetch, f.crawl_id + o.crawl, f.snapshot_id + o.snapshot, f.fetch
     f.head_values
 FROM other.fetch_log f, merge_offsets o;
 
+-- Links are kept per page and body: the same page and body has the same links in both.
+INSERT OR IGNORE INTO main.page_links (page_id, body_sha256, links, data)
+SELECT page_id, body_sha256, links, data FROM other.page_links;
+
 DROP TABLE merge_offsets;
 
 COMMIT;
