@@ -133,9 +133,10 @@ def crawl(origin: str, db: Path, log: Path) -> float:
     return time.perf_counter() - started
 
 
-def build_archive(pages: int, share: float, rebuild: bool = False) -> Path:
-    """The cached archive of a `pages`-page site crawled twice, `share` changed in between."""
-    folder = OUT / f"archive-{pages}-{share:g}"
+def build_archive(pages: int, share: float, rebuild: bool = False, out: Path = OUT) -> Path:
+    """The cached archive of a `pages`-page site crawled twice, `share` changed in between
+    (in `out`/archive-<pages>-<share>/; bench/reparse.py reads the same archives)."""
+    folder = out / f"archive-{pages}-{share:g}"
     db = folder / "archive.db"
     if (folder / "BUILT").exists() and not rebuild:
         return db

@@ -538,3 +538,11 @@ def m0140_page_links(db: Database) -> None:
         ) WITHOUT ROWID;
         """,
     )
+
+
+@step("0120_parsed_with")
+def m0120_parsed_with(db: Database) -> None:
+    """Which parser code read each snapshot, and with which `was_comparison` (db/parse_record.py):
+    `verdicts reparse` skips a snapshot the current code already read (issue 15 §3). NULL on
+    older rows: the next reparse reads them."""
+    db.execute("ALTER TABLE snapshots ADD COLUMN parsed_with TEXT")

@@ -3,9 +3,14 @@
 After a parser fix the archive heals itself without fetching anything: snapshots keep
 the bytes as served, so every page can be read again. Parsing is the expensive part,
 so it runs in worker processes (one per core by default) over groups of pages; the
-main process is the single writer. A page whose parse outcome is unchanged (same
-fingerprint of the whole ParseResult) costs nothing more; for a changed page (or every
-page with --force) the snapshot's parse columns are updated and the page's derived
+main process is the single writer. A page every snapshot of which the current parser
+code already read (`snapshots.parsed_with`, db/parse_record.py: a fingerprint of the
+parser's code and the one input besides the bytes) is not read again: parsing is a pure
+function of those, so its outcome is what is stored. A parser change changes the
+fingerprint and every page is read again; `--force` reads them all anyway. A page read
+again whose parse outcome is unchanged (same fingerprint of the whole ParseResult) costs
+nothing more; for a changed page (or every page with --force) the snapshot's parse
+columns are updated and the page's derived
 rows (comparison, listings, appearances) are rebuilt from all its snapshots in order,
 each with the window it was in force (fetched_at .. last_seen). Ids are content
 hashes, so rows that did not change keep their ids; verdicts and tools no longer
@@ -29,24 +34,29 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from db.archive import connect_read_only, open_archive
-from db.change_log import rebuild as rebuild_changes
-from db.embedded import EmbeddedRows
+from db import parse_record
+from db.archive import connect_read_only, open_current, transaction
 from db.identity import comparison_id
-from db.ingest import IngestItem, ingest
 from db.lock import DEFAULT_TIMEOUT, archive_lock
+from db.parse_record import decode_body, parse_columns
 from db.snapshots import decompress, existing_keys
-from parsers.model import ParseResult
+
+if TYPE_CHECKING:  # the parsers are imported by the processes that parse, when they do
+    from parsers.model import ParseResult
 
 #: Snapshots per task handed to a worker (whole pages are never split).
 TASK_SNAPSHOTS = 200
 PROGRESS_SECONDS = 1.0
+#: Snapshots to read per worker process: fewer are read in this process (a worker's
+#: start-up, imports included, costs as much as parsing a few hundred pages).
+SMALL_RUN = 400
 
 _SNAPSHOTS = """
 SELECT s.id, s.url, s.fetched_at, coalesce(s.last_seen, s.fetched_at), s.crawl_id,
-       coalesce(s.last_crawl_id, s.crawl_id), s.encoding, s.parse_hash, b.data, b.compression
+       coalesce(s.last_crawl_id, s.crawl_id), s.encoding, s.parse_hash, s.parsed_with, b.data,
+       b.compression
 FROM snapshots s JOIN bodies b ON b.sha256 = s.body_sha256
 WHERE s.page_id = ? AND (s.parse_status IS NOT NULL OR s.content_type LIKE '%html%')
 ORDER BY s.fetched_at, s.id
@@ -68,6 +78,11 @@ class Reparsed:
     changed: bool
 
 
+#: What a worker returns: (snapshots parsed, the snapshots of the pages to rebuild,
+#: (parsed_with, id) of snapshots read again with an unchanged outcome).
+Parsed = tuple[int, list[Reparsed], list[tuple[str, int]]]
+
+
 def run_reparse(
     db_path: str | Path,
     force: bool = False,
@@ -86,44 +101,50 @@ def run_reparse(
 
 def _reparse(db_path: str | Path, force: bool, workers: int | None) -> int:
     started = time.perf_counter()
-    db = open_archive(db_path)
-    total, page_count = db.execute(f"SELECT count(*), count(DISTINCT page_id) {_PARSEABLE}").fetchone()
-    complete_before = _complete_comparisons(db)
-    workers = max(1, workers or os.cpu_count() or 1)
-    size = max(1, min(TASK_SNAPSHOTS, -(-total // (workers * 4))))  # >= 4 tasks per worker
-    tasks = ((str(db_path), group, force) for group in _groups(_pages(db.conn), size))
+    conn = open_current(db_path)  # plain sqlite3: sqlite-utils only for a schema upgrade
     done = changed_snapshots = rebuilt = 0
     last_report = time.perf_counter()
     try:
-        columns = _scratch(db.conn)
-        for parsed_count, results in _map(tasks, workers):
+        total, page_count = conn.execute(f"SELECT count(*), count(DISTINCT page_id) {_PARSEABLE}").fetchone()
+        complete_before = _complete_comparisons(conn)
+        todo = _plan(conn, force)
+        workers = max(1, min(workers or os.cpu_count() or 1, -(-todo // SMALL_RUN)))
+        size = max(1, min(TASK_SNAPSHOTS, -(-todo // (workers * 4))))  # >= 4 tasks per worker
+        tasks = ((str(db_path), group, force) for group in _groups(_pages(conn), size))
+        columns: dict[str, list[str]] = {}
+        for parsed_count, results, fresh in _map(tasks, workers):
             done += parsed_count
+            if fresh:  # read again with the same outcome: only the note of who read it moves
+                with transaction(conn):
+                    conn.executemany("UPDATE snapshots SET parsed_with = ? WHERE id = ?", fresh)
             if results:
                 changed_snapshots += sum(r.changed for r in results)
-                rebuilt += _rebuild(db, results, columns)
+                columns = columns or _scratch(conn)
+                rebuilt += _rebuild(conn, results, columns)
             if time.perf_counter() - last_report >= PROGRESS_SECONDS:
-                _progress(f"{done}/{total} snapshots re-parsed, {rebuilt} pages rebuilt")
+                _progress(f"{done}/{todo} snapshots re-parsed, {rebuilt} pages rebuilt")
                 last_report = time.perf_counter()
-        _drop_scratch(db.conn)
-        _remove_orphans(db)
+        _drop_scratch(conn)
+        _remove_orphans(conn)
         from db.near_duplicates import mark_near_duplicates  # not in the workers: rensa
 
-        near = mark_near_duplicates(db)
+        near = mark_near_duplicates(conn)
         from db.summaries import refresh
 
-        refresh(db.conn)
-        complete_after = _complete_comparisons(db)
+        refresh(conn)
+        complete_after = _complete_comparisons(conn)
     except (sqlite3.Error, OSError, ValueError) as error:
         _progress(f"reparse of {db_path} failed: {error}")
         return 1
     finally:
-        db.close()
+        conn.close()
     seconds = time.perf_counter() - started
     rate = done / seconds if seconds else 0.0
+    skipped = f" ({total - done} already read by this parser code)" if total - done else ""
     _progress(
-        f"Re-parsed {done} snapshots of {page_count} pages with {workers} worker(s) in "
-        f"{seconds:.1f} s ({rate:.0f}/s): {changed_snapshots} changed outcomes, {rebuilt} pages "
-        f"rebuilt, {near.marked} near duplicates marked."
+        f"Re-parsed {done} of {total} snapshots{skipped} of {page_count} pages with {workers} "
+        f"worker(s) in {seconds:.1f} s ({rate:.0f}/s): {changed_snapshots} changed outcomes, "
+        f"{rebuilt} pages rebuilt, {near.marked} near duplicates marked."
     )
     if complete_after < complete_before:
         _progress(
@@ -135,8 +156,8 @@ def _reparse(db_path: str | Path, force: bool, workers: int | None) -> int:
     return 0
 
 
-def _complete_comparisons(db: Any) -> int:
-    return int(db.execute("SELECT count(*) FROM comparisons WHERE complete = 1").fetchone()[0])
+def _complete_comparisons(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM comparisons WHERE complete = 1").fetchone()[0])
 
 
 def _progress(message: str) -> None:
@@ -150,15 +171,36 @@ PAGE_CHUNK = 1000
 #: keeps parsed pages from piling up while the single writer rebuilds.
 TASKS_AHEAD = 2
 
+#: The pages to read again: every one with --force, else those with a snapshot the current
+#: parser code has not read with the `was_comparison` it would now be given (whether an
+#: earlier snapshot of the page parsed as a comparison; db/parse_record.py).
+_TODO = """
+INSERT INTO temp.reparse_todo (page_id, snapshots)
+SELECT page_id, count(*) FROM (
+    SELECT page_id, parsed_with, CASE WHEN parse_status IN ('ok', 'incomplete') THEN '-'
+        ELSE coalesce(max(parse_status IN ('ok', 'incomplete')) OVER (PARTITION BY page_id
+            ORDER BY fetched_at, id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) END AS was
+    FROM snapshots WHERE parse_status IS NOT NULL OR content_type LIKE '%html%'
+)
+GROUP BY page_id
+HAVING :force OR max(parsed_with IS NULL OR parsed_with != :code || ' ' || was)
+"""
+
+
+def _plan(conn: sqlite3.Connection, force: bool) -> int:
+    """Fill `temp.reparse_todo` with the pages to read; returns their snapshot count."""
+    conn.execute("DROP TABLE IF EXISTS temp.reparse_todo")
+    conn.execute("CREATE TEMP TABLE reparse_todo (page_id TEXT PRIMARY KEY, snapshots INTEGER NOT NULL)")
+    conn.execute(_TODO, {"force": int(force), "code": parse_record.parser_fingerprint()})
+    return int(conn.execute("SELECT coalesce(sum(snapshots), 0) FROM temp.reparse_todo").fetchone()[0])
+
 
 def _pages(conn: sqlite3.Connection) -> Iterator[tuple[str, int]]:
-    """(page id, parseable snapshots) of every page, a chunk at a time."""
+    """(page id, parseable snapshots) of every page to read, a chunk at a time."""
     last = ""
     while True:
         rows = conn.execute(
-            "SELECT page_id, count(*) FROM snapshots WHERE page_id > ? "
-            "AND (parse_status IS NOT NULL OR content_type LIKE '%html%') "
-            "GROUP BY page_id ORDER BY page_id LIMIT ?",
+            "SELECT page_id, snapshots FROM temp.reparse_todo WHERE page_id > ? ORDER BY page_id LIMIT ?",
             [last, PAGE_CHUNK],
         ).fetchall()
         yield from rows
@@ -180,7 +222,7 @@ def _groups(pages: Iterable[tuple[str, int]], size_limit: int) -> Iterator[list[
         yield group
 
 
-def _map(tasks: Iterable[tuple[str, list[str], bool]], workers: int) -> Iterator[tuple[int, list[Reparsed]]]:
+def _map(tasks: Iterable[tuple[str, list[str], bool]], workers: int) -> Iterator[Parsed]:
     """Results in task order; at most `TASKS_AHEAD` tasks per worker are handed out ahead of
     the results taken (`Pool.imap` would read every task and queue every result at once)."""
     if workers == 1:
@@ -200,9 +242,9 @@ def _map(tasks: Iterable[tuple[str, list[str], bool]], workers: int) -> Iterator
 _CONNECTIONS: dict[str, sqlite3.Connection] = {}
 
 
-def parse_pages(task: tuple[str, list[str], bool]) -> tuple[int, list[Reparsed]]:
-    """Worker: parse every snapshot of the given pages; return those of changed pages."""
-    from db.store import parse_columns
+def parse_pages(task: tuple[str, list[str], bool]) -> Parsed:
+    """Worker: parse every snapshot of the given pages (see `Parsed`): the pages whose
+    outcome changed (every page with --force) go back whole, to be rebuilt."""
     from parsers import parse_page
 
     db_path, page_ids, force = task
@@ -211,31 +253,38 @@ def parse_pages(task: tuple[str, list[str], bool]) -> tuple[int, list[Reparsed]]
         conn = _CONNECTIONS[db_path] = connect_read_only(db_path)
     parsed = 0
     out: list[Reparsed] = []
+    fresh: list[tuple[str, int]] = []
     for page in page_ids:
         results = []
+        notes = []
         was_comparison = False  # an earlier snapshot of the page parsed as one: then unreadable
-        for sid, url, fetched, last_seen, crawl, last_crawl, encoding, old_hash, data, how in conn.execute(
-            _SNAPSHOTS, [page]
-        ):
-            body = decompress(data, how)
-            parse = parse_page(_decode(body, encoding), url, was_comparison=was_comparison)
+        for (
+            sid,
+            url,
+            fetched,
+            last_seen,
+            crawl,
+            last_crawl,
+            encoding,
+            old_hash,
+            old_with,
+            data,
+            how,
+        ) in conn.execute(_SNAPSHOTS, [page]):
+            text = decode_body(decompress(data, how), encoding)
+            parse = parse_page(text, url, was_comparison=was_comparison)
             was_comparison = was_comparison or parse.is_comparison
             columns = parse_columns(parse)
             changed = columns["parse_hash"] != old_hash
             results.append(Reparsed(sid, url, fetched, last_seen, crawl, last_crawl, parse, columns, changed))
+            if columns["parsed_with"] != old_with:
+                notes.append((columns["parsed_with"], sid))
             parsed += 1
         if force or any(r.changed for r in results):
             out.extend(results)
-    return parsed, out
-
-
-def _decode(body: bytes, encoding: str | None) -> str | bytes:
-    if not encoding:
-        return body
-    try:
-        return body.decode(encoding, errors="replace")
-    except LookupError:
-        return body
+        else:
+            fresh.extend(notes)
+    return parsed, out, fresh
 
 
 #: The derived rows a page's rebuild replaces: (table, key columns, comparison column).
@@ -262,7 +311,7 @@ def _drop_scratch(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
-def _rebuild(db: Any, results: list[Reparsed], columns: dict[str, list[str]]) -> int:
+def _rebuild(conn: sqlite3.Connection, results: list[Reparsed], columns: dict[str, list[str]]) -> int:
     """Store new parse outcomes and rebuild the derived rows of their pages.
 
     The rows are rebuilt from an empty slate in the TEMP tables of `_scratch` (what
@@ -270,14 +319,17 @@ def _rebuild(db: Any, results: list[Reparsed], columns: dict[str, list[str]]) ->
     written to the archive: a `--force` run whose outcomes did not change reads every
     page's rows but rewrites none of them.
     """
-    conn: sqlite3.Connection = db.conn
+    from db.change_log import rebuild as rebuild_changes
+    from db.embedded import EmbeddedRows
+    from db.ingest import IngestItem, ingest
+
     ids = sorted({comparison_id(r.url) for r in results})
     cids = json.dumps(ids)
-    with db.atomic():
+    with transaction(conn):
         conn.executemany(
             "UPDATE snapshots SET parse_status = :parse_status, parse_problems = :parse_problems, "
             "parser = :parser, parser_version = :parser_version, parse_missing = :parse_missing, "
-            "parse_hash = :parse_hash WHERE id = :id",
+            "parse_hash = :parse_hash, parsed_with = :parsed_with WHERE id = :id",
             [{**r.columns, "id": r.snapshot_id} for r in results],
         )
         embedded = EmbeddedRows()
@@ -339,16 +391,16 @@ def _differences(
     return changed.fetchall(), stale.fetchall()
 
 
-def _remove_orphans(db: Any) -> None:
+def _remove_orphans(conn: sqlite3.Connection) -> None:
     """Verdicts and tools that no page yields any more (artefacts of an older parser)."""
-    with db.atomic():
+    with transaction(conn):
         orphan = (
             "SELECT id FROM verdicts v WHERE NOT EXISTS "
             "(SELECT 1 FROM verdict_appearances a WHERE a.verdict_id = v.id)"
         )
-        db.execute(f"UPDATE verdicts SET near_duplicate_of = NULL WHERE near_duplicate_of IN ({orphan})")
-        db.execute(f"DELETE FROM verdicts WHERE id IN ({orphan})")
-        db.execute(
+        conn.execute(f"UPDATE verdicts SET near_duplicate_of = NULL WHERE near_duplicate_of IN ({orphan})")
+        conn.execute(f"DELETE FROM verdicts WHERE id IN ({orphan})")
+        conn.execute(
             "DELETE FROM tools WHERE NOT EXISTS (SELECT 1 FROM listings l WHERE l.tool_id = tools.id) "
             "AND NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.tool_id = tools.id) "
             "AND NOT EXISTS (SELECT 1 FROM changes ch WHERE ch.tool_id = tools.id) "

@@ -26,12 +26,10 @@ so the writer of an unchanged re-crawl (all 304s) starts in a few hundredths of 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import operator
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
@@ -43,6 +41,7 @@ from db.embedded import EmbeddedRows
 from db.fetch_log import FetchLog
 from db.identity import page_id
 from db.ingest import IngestItem, Revisit, ingest, revisit
+from db.parse_record import parse_values
 from db.snapshots import compress, sha256_hex
 
 if TYPE_CHECKING:
@@ -61,9 +60,6 @@ CACHE_KIB = 16_384
 #: after nearly every batch and copies the same hot index pages each time. 8,192 (32 MB of
 #: WAL on disk) stored ~15 % faster in-process (3,000 pages, the last checkpoint included).
 WAL_AUTOCHECKPOINT = 8_192
-#: The snapshot columns that record a parse outcome, in `parse_values` order.
-PARSE_COLUMNS = ("parse_status", "parse_problems", "parser", "parser_version", "parse_missing", "parse_hash")
-_NO_PARSE: tuple[None, ...] = (None,) * len(PARSE_COLUMNS)
 _ORIGIN = re.compile(r"[^:/?#]*://[^/?#]*")
 
 
@@ -101,60 +97,6 @@ class StoreStats:
 
     def __add__(self, other: StoreStats) -> StoreStats:
         return StoreStats(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(StoreStats)))
-
-
-@lru_cache(maxsize=1)
-@lru_cache(maxsize=1)
-def _listing_values() -> Callable[[Any], tuple[Any, ...]]:
-    """A Listing's field values in declaration order (parsers are imported on first use;
-    built once: `dataclasses.fields` cost half of every page's fingerprint)."""
-    from parsers.model import Listing
-
-    return operator.attrgetter(*(f.name for f in fields(Listing)))
-
-
-def parse_fingerprint(parse: ParseResult) -> str:
-    """Changes whenever anything the parser yields changes (used by reparse).
-
-    The repr of the records' plain values (str, int, float, None: stable across runs),
-    not `to_dict()` + JSON: `asdict` deep-copies, which cost more than all the SQL of a
-    page in bench/archive.py.
-    """
-    values = _listing_values()
-    record = (
-        parse.status,
-        parse.parser,
-        parse.parser_version,
-        parse.title,
-        [values(item) for item in parse.listings],
-        [(q.position, q.reviewer_seat, q.text) for q in parse.quotes],
-        parse.problems,
-    )
-    if parse.disagreements:  # (only then: the fingerprints of every other page stay as they were)
-        record += ([(d.source, d.field, d.position, d.visible, d.embedded) for d in parse.disagreements],)
-    return hashlib.sha256(repr(record).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-def parse_values(parse: ParseResult | None) -> tuple[Any, ...]:
-    """The values of `PARSE_COLUMNS` for a parse outcome (all None without a parse)."""
-    if parse is None:
-        return _NO_PARSE
-    missing = None
-    if parse.is_comparison:
-        missing = json.dumps([k for k, ok in parse.field_presence().items() if not ok])
-    return (
-        parse.status,
-        json.dumps(parse.problems, ensure_ascii=False),
-        parse.parser,
-        parse.parser_version,
-        missing,
-        parse_fingerprint(parse),
-    )
-
-
-def parse_columns(parse: ParseResult | None) -> dict[str, Any]:
-    """The snapshot columns that record a parse outcome."""
-    return dict(zip(PARSE_COLUMNS, parse_values(parse), strict=True))
 
 
 @lru_cache(maxsize=256)
@@ -201,8 +143,8 @@ WHERE url IN (?3, ?4) AND gone_at IS NULL
 _SNAPSHOT_INSERT = """
 INSERT INTO snapshots (id, page_id, url, crawl_id, fetched_at, http_status, content_type, etag,
     last_modified, encoding, body_sha256, last_seen, last_crawl_id, parse_status, parse_problems,
-    parser, parser_version, parse_missing, parse_hash)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?5, ?4, ?12, ?13, ?14, ?15, ?16, ?17)
+    parser, parser_version, parse_missing, parse_hash, parsed_with)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?5, ?4, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
 """
 _SNAPSHOT_SEEN = """
 UPDATE snapshots SET last_seen = max(last_seen, ?1), last_crawl_id = coalesce(?2, last_crawl_id)

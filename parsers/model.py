@@ -107,6 +107,12 @@ class ParseResult:
     #: fingerprint: the visible text is the record; these are a second witness.
     embedded: list[Any] = field(default_factory=list)
     disagreements: list[Any] = field(default_factory=list)
+    #: The ``was_comparison`` input ``parse_page`` was given; None for a result not made by
+    #: ``parse_page`` as it is (built by hand, or a ``dataclasses.replace`` copy, which resets
+    #: it). An input, not an outcome: out of equality, ``to_dict`` and the fingerprint; the
+    #: archive records it so a reparse knows whether the page needs reading again
+    #: (db/parse_record.py).
+    was_comparison: bool | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def is_comparison(self) -> bool:

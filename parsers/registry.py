@@ -104,6 +104,7 @@ def parse_page(html: str | bytes, url: str | None = None, was_comparison: bool =
     the visible text in ``disagreements``; other pages pay one substring search per marker.
     """
     result = _parse_page(html, url, was_comparison)
+    result.was_comparison = was_comparison
     try:
         found = result.embedded = embedded.read_embedded(html)
         if found and result.is_comparison:

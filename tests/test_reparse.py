@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from crawler.cli import cli
+from db import parse_record
 from db.archive import open_archive
 from db.identity import tool_id
 from db.reparse import run_reparse
@@ -26,7 +27,8 @@ URL2 = "https://example.test/compare/smolvlm2-turbo-vs-mistral-8x24b"
 
 
 def buggy(parse: ParseResult) -> ParseResult:
-    """What an older, broken parser made of the page: a wrong price and a garbled quote."""
+    """What an older, broken parser made of the page: a wrong price and a garbled quote (a
+    copy: no longer noted as read by the current parser code)."""
     first = parse.listings[0]
     listings: list[Listing] = [replace(first, entry_price="Fre", entry_price_usd=None), *parse.listings[1:]]
     quotes: list[Quote] = [replace(parse.quotes[0], text="garbled"), *parse.quotes[1:]]
@@ -56,7 +58,11 @@ def test_reparse_heals_the_archive_and_keeps_history(
     archive: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run_reparse(archive, workers=1) == 0
-    assert "Re-parsed 3 snapshots of 2 pages" in capsys.readouterr().err
+    # page 2 was stored as the current parser code reads it: only page 1 is read again
+    assert (
+        "Re-parsed 2 of 3 snapshots (1 already read by this parser code) of 2 pages"
+        in capsys.readouterr().err
+    )
     db = open_archive(archive)
     assert db.execute("SELECT DISTINCT parser_version FROM snapshots").fetchall() == [(comparison.VERSION,)]
     assert db.execute("SELECT count(*) FROM verdicts WHERE text = 'garbled'").fetchone()[0] == 0
@@ -106,6 +112,7 @@ def test_a_regressed_parser_exits_2_and_a_fixed_one_restores(
         return ParseResult(status="not_comparison", parser="comparison", parser_version="9")
 
     monkeypatch.setattr(parsers, "parse_page", regressed)
+    monkeypatch.setattr(parse_record, "parser_fingerprint", lambda: "changed-parser-code")
     capsys.readouterr()
     assert run_reparse(archive, workers=1) == 2
     assert "2 comparison page(s) no longer parse complete" in capsys.readouterr().err
@@ -161,8 +168,8 @@ def test_reparse_hands_the_pool_tasks_with_back_pressure(archive_path: Path) -> 
             yield (str(archive_path), [], False)
 
     taken = 0
-    for parsed, results in reparse._map(tasks(), 2):
+    for parsed, results, fresh in reparse._map(tasks(), 2):
         taken += 1
-        assert (parsed, results) == (0, [])
+        assert (parsed, results, fresh) == (0, [], [])
         assert len(read) - taken <= reparse.TASKS_AHEAD * 2
     assert taken == 40

@@ -44,8 +44,9 @@ from typing import Any
 from db.archive import open_current, transaction
 from db.identity import comparison_id, page_id
 from db.ingest import IngestItem, Revisit, ingest, revisit
+from db.parse_record import parse_values
 from db.snapshots import compress, sha256_hex
-from db.store import host_of, parse_values
+from db.store import host_of
 
 BATCH = 500
 #: Parses a page as the crawler does: (body, Content-Type, URL) -> (ParseResult, encoding).
@@ -361,8 +362,8 @@ class _Applier:
 _SNAPSHOT_INSERT = """
 INSERT INTO snapshots (id, page_id, url, crawl_id, fetched_at, http_status, content_type, etag,
     last_modified, encoding, body_sha256, last_seen, last_crawl_id, parse_status, parse_problems,
-    parser, parser_version, parse_missing, parse_hash)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    parser, parser_version, parse_missing, parse_hash, parsed_with)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 #: A page row: created by its first capture; its current body and validators move only
 #: with a capture newer than any seen; first_seen moves back with an older one.
