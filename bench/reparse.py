@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:
 
 from bench.crawl import PY, run_tree  # noqa: E402
 from bench.serve import OUT, build_archive  # noqa: E402
+from db.archive import sqlite_uri  # noqa: E402
 
 SHARE = 0.02
 
@@ -71,7 +72,7 @@ def load() -> str:
 
 def snapshot_ids(db: Path) -> list[int]:
     """Every snapshot reparse reads (the same selection as db/reparse.py)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = sqlite3.connect(sqlite_uri(db, mode="ro"), uri=True)
     try:
         rows = conn.execute(
             "SELECT id FROM snapshots WHERE parse_status IS NOT NULL OR content_type LIKE '%html%' "
@@ -88,7 +89,7 @@ def walk(db: Path, ids: list[int]) -> Leg:
 
     from db.snapshots import decompress
 
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = sqlite3.connect(sqlite_uri(db, mode="ro"), uri=True)
     query = (
         "SELECT b.data, b.compression, s.encoding FROM snapshots s "
         "JOIN bodies b ON b.sha256 = s.body_sha256 WHERE s.id = ?"
@@ -121,7 +122,7 @@ def fresh(db: Path) -> bool:
     archive predates a parser change and the first reparse would parse everything.)"""
     from db.parse_record import parser_fingerprint
 
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn = sqlite3.connect(sqlite_uri(db, mode="ro"), uri=True)
     try:
         stale = conn.execute(
             "SELECT count(*) FROM snapshots WHERE parse_status IS NOT NULL "

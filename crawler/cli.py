@@ -291,13 +291,19 @@ def parse(source: str, as_json: bool) -> None:
 
 @cli.command()
 @existing_db_option
-@click.option("--force", is_flag=True, help="Rewrite every outcome, not only changed ones.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Read every snapshot again, also those this parser code already read, and rewrite every outcome.",
+)
 @click.option("--workers", type=int, default=None, help="Parser processes [all cores].")
 @lock_timeout_option()
 def reparse(db_path: Path, force: bool, workers: int | None, lock_timeout: float) -> None:
     """Re-parse every archived snapshot with the current parser, without fetching.
 
-    Holds the archive lock: it waits for (or refuses, with --lock-timeout 0) a crawl.
+    Snapshots the current parser code already read (a crawl or an earlier reparse) are
+    skipped; a parser change makes it read them all. Holds the archive lock: it waits for
+    (or refuses, with --lock-timeout 0) a crawl.
     """
     from db.reparse import run_reparse
 
