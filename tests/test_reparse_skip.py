@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.fault_storms import run
+from crawler.demo import DEMO_SITE
 from crawler.static_server import StaticServer
 from db import parse_record
 from db.archive import connect_sqlite
@@ -24,7 +25,7 @@ from tests.conftest import FIXTURES, ROOT
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("crawled") / "archive.db"
-    with StaticServer(FIXTURES / "site") as server:
+    with StaticServer(DEMO_SITE) as server:
         done = run("crawl", f"{server.origin}/", "--db", str(path), "--delay", "0")
     assert done.returncode == 0, done.stdout + done.stderr
     yield path
