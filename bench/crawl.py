@@ -52,6 +52,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import synthetic_site as bench_site  # noqa: E402
+from tests.loopback import free_port, stop  # noqa: E402
 
 NGINX = "/usr/sbin/nginx"
 CONCURRENCY = 16
@@ -75,12 +76,6 @@ class Leg:
 
 
 # ---- the server ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 10.0) -> None:
@@ -153,12 +148,7 @@ def serve(root: Path, workdir: Path, overlay: Iterable[str] = ()) -> Iterator[tu
         wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}", name
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 # ---- bare loops ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
 
 from db.archive import sqlite_uri  # noqa: E402
 from tests.archive_compare import archive_content, differences, integrity_problems  # noqa: E402
+from tests.loopback import free_port  # noqa: E402
 
 COMMAND = [sys.executable, "-m", "crawler.cli"]
 #: How long a command whose writer (or main process) was killed may take to exit by itself.
@@ -275,7 +276,7 @@ def section_concurrency(work: Path, origin: str, seconds: float) -> bool:
     print(f"concurrency (crawl + reparse + serve under 20 clients + export, {seconds:.0f} s)")
     path = work / "busy.db"
     run("crawl", f"{origin}/", "--db", str(path), "--delay", "0")
-    port = _free_port()
+    port = free_port()
     serve_log = work / "serve.log"
     serve = start("serve", "--db", str(path), "--port", str(port), log=serve_log)
     base = f"http://127.0.0.1:{port}"
@@ -367,14 +368,6 @@ def _error_text(html: str) -> str:
 
     text = re.sub(r"<[^>]+>", " ", html)
     return " ".join(text.split())[-200:]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for(url: str, timeout: float) -> None:

@@ -49,8 +49,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import synthetic_site as bench_site  # noqa: E402
-from bench.crawl import NGINX, NGINX_CONF, PY, archive_facts, free_port, wait_for_port  # noqa: E402
+from bench.crawl import NGINX, NGINX_CONF, PY, archive_facts, wait_for_port  # noqa: E402
 from db.archive import sqlite_uri  # noqa: E402
+from tests.loopback import free_port, stop  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 CONCURRENCY = 16
@@ -87,12 +88,7 @@ def serve_site(root: Path, workdir: Path, port: int) -> Iterator[str]:
         wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def change_pages(site: bench_site.Site, root: Path, share: float) -> int:
@@ -193,12 +189,7 @@ def verdicts_serve(db: Path, log: Path) -> Iterator[str]:
         wait_for_port(port, proc, seconds=120)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 _HREF = re.compile(r'href="([^"#]+)"')

@@ -10,7 +10,6 @@ step leaves a screenshot (in the test's tmp dir, or in $VERDICTS_SCREENSHOT_DIR)
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.loopback import free_port
 from tests.test_publish import SCRIPT_QUOTE, build_sample_archive
 
 pytestmark = pytest.mark.browser
@@ -54,13 +54,6 @@ from playwright.sync_api import (  # noqa: E402 - only once Chromium is known to
     Route,
     sync_playwright,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

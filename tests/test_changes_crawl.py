@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,9 @@ from crawler.static_server import serve_directory
 from db.archive import connect
 from db.identity import tool_id
 from tests.conftest import FIXTURES
+from tests.loopback import free_port
 
 QUOTE_OLD = "holds the structure"  # words of Quillstream's first quote that edition B rewrites
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def make_data(root: Path, pages: list[dict[str, Any]], edit: Any = None) -> Path:
@@ -62,7 +56,7 @@ def page(left: str, right: str, ship: tuple[int, int] = (75, 50), **extra: Any) 
 
 def crawl_editions(tmp_path: Path, first: Path, second: Path) -> Path:
     db_path = tmp_path / "archive.db"
-    port = _free_port()
+    port = free_port()
     for site in (first, second):
         with serve_directory(site, port) as origin:
             settings = Settings(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from tests.conftest import FIXTURES
+from tests.loopback import free_port
 
 SEEDS = FIXTURES / "data" / "seeds"
 SITE = json.loads((FIXTURES / "expected" / "site.json").read_text())
@@ -57,12 +57,6 @@ def seed_figures() -> tuple[set[str], int, int]:
             verdicts.add((tools[index % 2], quote))
             appearances += 1
     return titles, len(verdicts), appearances
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def counts(db_path: Path) -> dict[str, int]:

@@ -20,7 +20,8 @@ from crawler.engine import run_crawl
 from crawler.notify import ChangeRow, NotifyTarget, compose, matches
 from crawler.static_server import serve_directory
 from db.archive import connect
-from tests.test_changes_crawl import _free_port, build, page
+from tests.loopback import free_port
+from tests.test_changes_crawl import build, page
 
 
 def row(kind: str = "price_changed", tool: str | None = "Alpha", pct: float | None = 25.0) -> ChangeRow:
@@ -104,7 +105,7 @@ def two_crawls(tmp_path: Path, targets: tuple[NotifyTarget, ...]) -> tuple[Path,
         page("Patchwright", "Stackfold", prices={"Patchwright": "$15/user/mo"}),
     ]
     first, second = build(tmp_path / "a", pages), build(tmp_path / "b", moved)
-    db_path, port, codes = tmp_path / "archive.db", _free_port(), []
+    db_path, port, codes = tmp_path / "archive.db", free_port(), []
     for site in (first, second):
         with serve_directory(site, port) as origin:
             settings = Settings(
@@ -156,7 +157,7 @@ def test_one_message_per_crawl_and_target_and_none_without_changes(
 def test_a_failing_target_is_retried_recorded_and_never_fails_the_crawl(
     tmp_path: Path, receiver: Receiver, fast_retries: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dead = NotifyTarget((f"json://127.0.0.1:{_free_port()}/hook",))
+    dead = NotifyTarget((f"json://127.0.0.1:{free_port()}/hook",))
     db_path, codes = two_crawls(tmp_path, (dead, NotifyTarget((receiver.url,))))
     assert codes == [0, 0]
     assert len(receiver.messages) == 1  # the working target still got its message

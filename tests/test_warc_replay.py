@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import httpx
 from crawler.demo import DEMO_SITE
 from crawler.static_server import StaticServer
 from db.warc.export import export_warc
+from tests.loopback import free_port
 from tests.test_warc_export import changed_page, crawl_into
 
 
@@ -31,9 +31,7 @@ def wayback(root: Path, warc: Path, index: Path) -> Iterator[httpx.Client]:
     indexes.mkdir()
     shutil.copy(warc, archive / warc.name)
     shutil.copy(index, indexes / "index.cdxj")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-c", "from pywb.apps.cli import wayback; wayback()"]
     command += ["--bind", "127.0.0.1", "-p", str(port)]
     log = root / "wayback.log"
