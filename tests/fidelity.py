@@ -19,22 +19,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).parent / "data" / "text_fidelity_cases.json"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 #: Every difference between the parser and Chromium's innerText that is kept, and why.
 KEPT_DIFFERENCES: dict[str, str] = {

@@ -20,31 +20,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.loopback import free_port
 from tests.test_publish import SCRIPT_QUOTE, build_sample_archive
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ROOT = Path(__file__).resolve().parent.parent
 
-if not CHROMIUM.exists():
-    if os.environ.get("VERDICTS_REQUIRE_BROWSER"):
-        raise RuntimeError(f"VERDICTS_REQUIRE_BROWSER is set but {CHROMIUM} is missing.")
-    pytest.skip(
-        f"{CHROMIUM} is not installed (apt-get install chromium) - browser test skipped.",
-        allow_module_level=True,
-    )
+require_chromium()
 
 from playwright.sync_api import (  # noqa: E402 - only once Chromium is known to exist
     ConsoleMessage,

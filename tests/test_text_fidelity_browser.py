@@ -18,17 +18,12 @@ from hypothesis import strategies as st
 
 from crawler.static_server import StaticServer
 from parsers.text_blocks import text_blocks
-from tests.fidelity import CHROMIUM, ROOT, Chromium, browser_blocks, document, load_cases
+from tests.chromium import require_chromium
+from tests.fidelity import ROOT, Chromium, browser_blocks, document, load_cases
 
 pytestmark = pytest.mark.browser
 
-if not CHROMIUM.exists():
-    if os.environ.get("VERDICTS_REQUIRE_BROWSER"):
-        raise RuntimeError(f"VERDICTS_REQUIRE_BROWSER is set but {CHROMIUM} is missing.")
-    pytest.skip(
-        f"{CHROMIUM} is not installed (apt-get install chromium) - browser test skipped.",
-        allow_module_level=True,
-    )
+require_chromium()
 
 
 @pytest.fixture(scope="module")

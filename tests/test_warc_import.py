@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import re
 import shutil
 import sqlite3
@@ -23,10 +22,9 @@ from crawler.demo import DEMO_SITE
 from crawler.static_server import StaticServer
 from db.snapshots import read_snapshot
 from db.warc.export import export_warc
+from tests.chromium import required
 from tests.test_warc_export import changed_page, crawl_into
 from tests.warc_compare import facts
-
-REQUIRE = os.environ.get("CI") == "true" or os.environ.get("VERDICTS_REQUIRE_BROWSER") == "1"
 
 
 def run_import(db_path: Path, *files: Path) -> tuple[int, str]:
@@ -213,7 +211,7 @@ def test_arc_and_whole_file_gzip_read_like_per_record_warc(tmp_path: Path) -> No
 def test_a_wget_warc_of_the_bundled_site_imports_as_crawling_it(tmp_path: Path) -> None:
     wget = shutil.which("wget")
     if wget is None:
-        if REQUIRE:
+        if required():
             pytest.fail("wget is required in CI (.ci/run installs Debian's wget)")
         pytest.skip("wget is not installed")
     site_dir = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
