@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from crawler.demo import DEMO_SITE
+from crawler.static_server import StaticServer
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -15,6 +19,19 @@ FIXTURES = ROOT / "fixtures"
 def archive_path(tmp_path: Path) -> Path:
     """Where a test's archive lives (created on first open)."""
     return tmp_path / "archive.db"
+
+
+@pytest.fixture
+def site_dir(tmp_path: Path) -> Path:
+    """A private copy of the bundled site, so a test may change it."""
+    return Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
+
+
+@pytest.fixture
+def server(site_dir: Path) -> Iterator[StaticServer]:
+    """`site_dir` served on 127.0.0.1 (a test module may define its own `server` instead)."""
+    with StaticServer(site_dir) as running:
+        yield running
 
 
 def restore_datasette_plugins(before: list[tuple[str, object]]) -> list[str]:

@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.config import Settings, Site
-from crawler.demo import DEMO_SITE
 from crawler.engine import CrawlError, crawl
 from crawler.static_server import StaticServer
 from db.archive import connect
@@ -27,18 +25,6 @@ from db.lock import ArchiveLock
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 EXPECTED = json.loads((FIXTURES / "expected" / "site.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def site_dir(tmp_path: Path) -> Path:
-    """A private copy of the bundled site, so a test may change it."""
-    return Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
-
-
-@pytest.fixture
-def server(site_dir: Path) -> Iterator[StaticServer]:
-    with StaticServer(site_dir) as running:
-        yield running
 
 
 def settings_for(origin: str, db_path: Path, **overrides: object) -> Settings:

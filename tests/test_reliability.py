@@ -12,14 +12,12 @@ import os
 import signal
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from crawler import engine
 from crawler.config import Settings, Site, load_settings
-from crawler.demo import DEMO_SITE
 from crawler.engine import crawl
 from crawler.static_server import StaticServer
 from crawler.writer import _Writer
@@ -28,12 +26,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 COMPARISONS = json.loads((FIXTURES / "expected" / "site.json").read_text(encoding="utf-8"))["counts"][
     "comparisons"
 ]
-
-
-@pytest.fixture
-def server() -> Iterator[StaticServer]:
-    with StaticServer(DEMO_SITE) as running:
-        yield running
 
 
 def settings_for(origin: str, db_path: Path, **overrides: object) -> Settings:

@@ -13,22 +13,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from crawler.demo import DEMO_SITE
 from crawler.static_server import StaticServer
 from db.lock import ArchiveLock, lock_path_for
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-
-
-@pytest.fixture
-def server() -> Iterator[StaticServer]:
-    with StaticServer(DEMO_SITE) as running:
-        yield running
 
 
 def verdicts(*args: str) -> list[str]:

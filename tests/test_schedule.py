@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,15 +16,8 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 
 from crawler.config import Settings, Site
-from crawler.demo import DEMO_SITE
 from crawler.schedule import MISFIRE_GRACE_SECONDS, build_scheduler, cron_trigger
 from crawler.static_server import StaticServer
-
-
-@pytest.fixture
-def server() -> Iterator[StaticServer]:
-    with StaticServer(DEMO_SITE) as running:
-        yield running
 
 
 def settings(db_path: Path, origin: str = "http://127.0.0.1:1", **extra: object) -> Settings:

@@ -4,7 +4,6 @@ and the views over them answer exactly what the old whole-archive aggregates ans
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,7 +13,6 @@ from typing import Any
 import pytest
 
 from crawler.config import Settings, Site
-from crawler.demo import DEMO_SITE
 from crawler.engine import crawl
 from crawler.static_server import StaticServer
 from db import summaries
@@ -199,18 +197,18 @@ def test_reparse_leaves_summaries_exact(archive_path: Path) -> None:
         conn.close()
 
 
-def test_a_real_crawl_ends_with_summaries_exact(tmp_path: Path, archive_path: Path) -> None:
-    site = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
-    with StaticServer(site) as server:
-        settings = Settings(
-            db_path=archive_path, sites=(Site(name="fixture", start_urls=(f"{server.origin}/",)),), delay=0.0
-        )
-        assert crawl(settings).status == "completed"
-        comparisons = sorted(site.glob("compare/*/index.html"))
-        page = next(p for p in comparisons if b'stat__value">$' in p.read_bytes())
-        text = page.read_text(encoding="utf-8")
-        page.write_text(re.sub(r'(stat__value">\$)(\d)', r"\g<1>9\g<2>", text, count=1), encoding="utf-8")
-        assert crawl(settings).status == "completed"
+def test_a_real_crawl_ends_with_summaries_exact(
+    archive_path: Path, site_dir: Path, server: StaticServer
+) -> None:
+    settings = Settings(
+        db_path=archive_path, sites=(Site(name="fixture", start_urls=(f"{server.origin}/",)),), delay=0.0
+    )
+    assert crawl(settings).status == "completed"
+    comparisons = sorted(site_dir.glob("compare/*/index.html"))
+    page = next(p for p in comparisons if b'stat__value">$' in p.read_bytes())
+    text = page.read_text(encoding="utf-8")
+    page.write_text(re.sub(r'(stat__value">\$)(\d)', r"\g<1>9\g<2>", text, count=1), encoding="utf-8")
+    assert crawl(settings).status == "completed"
     conn = connect_sqlite(archive_path)
     try:
         assert_consistent(conn)

@@ -4,7 +4,6 @@ warcio and every payload compared with `verdicts snapshot`."""
 from __future__ import annotations
 
 import gzip
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +17,6 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.cli import cli
 from crawler.config import Settings, Site
-from crawler.demo import DEMO_SITE
 from crawler.engine import crawl
 from crawler.static_server import StaticServer
 from db.archive import open_archive
@@ -27,17 +25,6 @@ from db.snapshots import read_snapshot
 from db.store import ArchiveWriter
 from db.warc.export import export_warc, warc_date
 from tests.archive_factory import at, comparison, fetched
-
-
-@pytest.fixture
-def site_dir(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
-
-
-@pytest.fixture
-def server(site_dir: Path) -> Iterator[StaticServer]:
-    with StaticServer(site_dir) as running:
-        yield running
 
 
 def crawl_into(origin: str, db_path: Path) -> None:

@@ -42,10 +42,9 @@ def count(db_path: Path, sql: str) -> int:
 
 
 @pytest.fixture
-def crawled(tmp_path: Path) -> tuple[Path, Path, str]:
+def crawled(tmp_path: Path, site_dir: Path) -> tuple[Path, Path, str]:
     """An archive of two crawls of the bundled site (one page changed between them), and
     its export."""
-    site_dir = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
     db_path = tmp_path / "crawled.db"
     page = changed_page(site_dir)
     with StaticServer(site_dir) as server:
@@ -208,13 +207,12 @@ def test_arc_and_whole_file_gzip_read_like_per_record_warc(tmp_path: Path) -> No
     assert count(target, "SELECT count(DISTINCT first_seen) FROM comparisons") == 1
 
 
-def test_a_wget_warc_of_the_bundled_site_imports_as_crawling_it(tmp_path: Path) -> None:
+def test_a_wget_warc_of_the_bundled_site_imports_as_crawling_it(tmp_path: Path, site_dir: Path) -> None:
     wget = shutil.which("wget")
     if wget is None:
         if required():
             pytest.fail("wget is required in CI (.ci/run installs Debian's wget)")
         pytest.skip("wget is not installed")
-    site_dir = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
     crawled = tmp_path / "crawled.db"
     with StaticServer(site_dir) as server:
         crawl_into(server.origin, crawled)

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from crawler.demo import DEMO_SITE
 from crawler.static_server import StaticServer
 from db.warc.export import export_warc
-from tests.loopback import free_port
+from tests.loopback import free_port, stop
 from tests.test_warc_export import changed_page, crawl_into
 
 
@@ -48,12 +47,10 @@ def wayback(root: Path, warc: Path, index: Path) -> Iterator[httpx.Client]:
                     time.sleep(0.1)
             yield client
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)
 
 
-def test_pywb_replays_a_comparison_page_at_two_capture_times(tmp_path: Path) -> None:
-    site_dir = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
+def test_pywb_replays_a_comparison_page_at_two_capture_times(tmp_path: Path, site_dir: Path) -> None:
     db_path = tmp_path / "archive.db"
     page = changed_page(site_dir)
     with StaticServer(site_dir) as server:
