@@ -177,11 +177,6 @@ def disable_unlisted_plugins(allowed: frozenset[str] = ALLOWED_PLUGINS) -> list[
     return disabled
 
 
-def archive_tables(db_path: Path) -> set[str]:
-    """Names of every table and view in the archive (read without changing it)."""
-    return set().union(*archive_relations(db_path).values())
-
-
 def archive_relations(db_path: Path) -> dict[str, set[str]]:
     """{"table": names, "view": names} of the archive (read without changing it)."""
     conn = connect_read_only(db_path)
