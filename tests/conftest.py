@@ -10,6 +10,7 @@ import pytest
 
 from crawler.demo import DEMO_SITE
 from crawler.static_server import StaticServer
+from tests.chromium import required
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -55,3 +56,29 @@ def keep_datasette_plugins() -> Iterator[None]:
     before = list(pm.list_name_plugin())
     yield
     restore_datasette_plugins(before)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """In CI a skipped test is a failed one: whatever it needed is missing, so it proved nothing.
+    (An expected failure, xfail, is not a skip.)"""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and required():
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, which must run every test: {skip_reason(report.longrepr)}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """The same for a whole module skipped while it is collected."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and required():
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, which must run every test: {skip_reason(report.longrepr)}"
+
+
+def skip_reason(longrepr: object) -> str:
+    """The message of a skip report (pytest keeps it as (file, line, message))."""
+    return str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
