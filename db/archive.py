@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
+from db.descriptors import OPENING, read_start
+
 if TYPE_CHECKING:
     from sqlite_utils import Database
 
@@ -60,13 +62,14 @@ def check_archive(path: str | Path) -> None:
     Raises `ArchiveError` naming the file when it is not SQLite, shorter than the size its
     header records (truncated), or written by a newer version (schema steps this one does
     not know: opening it would run code that does not know its tables). Reads only: the
-    header's 100 bytes, then the migrations table over a `mode=ro` connection. A missing
+    header's 100 bytes (never closing a descriptor that would drop this process's SQLite
+    locks: `db.descriptors`), then the migrations table over a `mode=ro` connection. A missing
     or empty file is a new archive. Every `connect*` below calls it, so every command does.
     """
     try:
-        with open(path, "rb") as handle:
-            header = handle.read(_HEADER_SIZE)
-            size = os.fstat(handle.fileno()).st_size
+        # Never a plain open() and close(): that can drop this process's SQLite locks on
+        # the file (db.descriptors), and a writer elsewhere then deletes the WAL under them.
+        header, size = read_start(path, _HEADER_SIZE)
     except FileNotFoundError:
         return
     except IsADirectoryError:
@@ -128,17 +131,19 @@ def connect_read_only(
 
     `immutable=True` is for a published copy nobody writes to (no locking at all).
     """
-    check_archive(path)
     params = {"immutable": "1"} if immutable else {"mode": "ro"}
-    return sqlite3.connect(sqlite_uri(path, **params), uri=True, check_same_thread=check_same_thread)
+    with OPENING:
+        check_archive(path)
+        return sqlite3.connect(sqlite_uri(path, **params), uri=True, check_same_thread=check_same_thread)
 
 
 def connect(path: str | Path) -> Database:
     """A connection with the archive's pragmas, without touching the schema."""
     from sqlite_utils import Database
 
-    check_archive(path)
-    db = Database(str(path))
+    with OPENING:
+        check_archive(path)
+        db = Database(str(path))
     for pragma in PRAGMAS:
         db.execute(f"PRAGMA {pragma}")
     return db
@@ -159,8 +164,9 @@ class ArchiveConnection(sqlite3.Connection):
 def connect_sqlite(path: str | Path) -> ArchiveConnection:
     """A plain sqlite3 connection with the archive's pragmas (explicit transactions only),
     without touching the schema."""
-    check_archive(path)
-    conn = sqlite3.connect(str(path), isolation_level=None, factory=ArchiveConnection)
+    with OPENING:
+        check_archive(path)
+        conn = sqlite3.connect(str(path), isolation_level=None, factory=ArchiveConnection)
     for pragma in PRAGMAS:
         conn.execute(f"PRAGMA {pragma}")
     return conn

@@ -11,8 +11,8 @@ schema upgrade (`db.archive.open_archive`) hold this lock while they write.
   one archive are one lock. It lives in `<resolved archive>.lock`, a plain file path
   (no SQLite URI, so `#` and `?` in a name are just characters). Where that file cannot
   be created (a read-only directory) the database file itself is locked; that
-  descriptor is never closed, only unlocked, because closing any descriptor of the
-  database would drop the POSIX locks SQLite holds on it in this process.
+  descriptor (`db.descriptors`) is never closed, only unlocked, because closing any
+  descriptor of the database would drop the POSIX locks SQLite holds on it in this process.
 - A child that must outlive its parent's death safely (the crawl's writer) inherits
   the descriptor (`fileno`): the lock is then held until both have exited.
 - The file names the holders (pid and what they do), only for the waiting message.
@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from db.descriptors import database_descriptor
+
 __all__ = ["DEFAULT_TIMEOUT", "ArchiveLock", "ArchiveLocked", "archive_lock", "held_here", "lock_path_for"]
 
 #: Seconds a command waits for the lock by default: long enough for a crawl's writer to
@@ -42,9 +44,6 @@ POLL_SECONDS = 0.1
 _READ_ONLY = (errno.EACCES, errno.EROFS, errno.EPERM)
 #: Locks held by this process: resolved lock path -> ArchiveLock.
 _HELD: dict[str, ArchiveLock] = {}
-#: Descriptors of database files locked in place of a lock file: kept open for the
-#: process's life (see the module docstring), reused by the next lock on that file.
-_DB_FDS: dict[str, int] = {}
 
 
 class ArchiveLocked(Exception):
@@ -161,14 +160,10 @@ class ArchiveLock:
 
     def _open_database(self, error: OSError) -> int:
         """The database file's own descriptor, when no lock file can be made beside it."""
-        target = str(self.db_path.resolve())
-        fd = _DB_FDS.get(target)
-        if fd is None:
-            try:
-                fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                raise error from None  # nothing to lock, and nothing could be written there
-            _DB_FDS[target] = fd
+        try:
+            fd = database_descriptor(self.db_path.resolve())
+        except FileNotFoundError:
+            raise error from None  # nothing to lock, and nothing could be written there
         self._in_place = True
         return fd
 

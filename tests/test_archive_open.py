@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -189,3 +193,62 @@ def test_every_command_refuses_a_broken_archive_and_writes_nothing(
     assert path.read_bytes() == before
     sidecars = {p.name for p in tmp_path.iterdir()} - {"archive.db", "archive.db.lock"}
     assert sidecars == set()
+
+
+# ---- the check keeps this process's SQLite locks -----------------------------------------------
+
+
+def close_a_writer_elsewhere(path: Path) -> None:
+    """Another process writes the archive and closes: the last user of the file would
+    checkpoint and delete the WAL."""
+    code = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA journal_mode=WAL');"
+        " c.execute('CREATE TABLE IF NOT EXISTS elsewhere (x)');"
+        " c.execute('INSERT INTO elsewhere VALUES (1)');"
+        " c.commit(); c.close()"
+    )
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=60)
+
+
+def test_checking_an_archive_this_process_reads_keeps_its_wal(tmp_path: Path) -> None:
+    """A reader here holds its lock through the check: a writer closing elsewhere is not the
+    last user, so the WAL stays, and the reader (and the next connection) read on."""
+    path = tmp_path / "archive.db"
+    make_archive(path)
+    reader = connect_read_only(path)
+    assert reader.execute("SELECT count(*) FROM crawls").fetchone() == (1,)
+    for _ in range(3):
+        check_archive(path)  # as each streamed download of `serve` does
+        close_a_writer_elsewhere(path)
+        assert Path(f"{path}-wal").exists()
+        assert reader.execute("SELECT count(*) FROM crawls").fetchone() == (1,)
+        assert reader.execute("SELECT count(*) FROM elsewhere").fetchone()[0] >= 1
+    second = connect_read_only(path)
+    assert second.execute("SELECT count(*) FROM elsewhere").fetchone() == (3,)
+    second.close()
+    reader.close()
+
+
+def descriptors_of(path: Path) -> int:
+    target = path.stat()
+    count = 0
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            info = os.stat(f"/proc/self/fd/{name}")
+            count += (info.st_dev, info.st_ino) == (target.st_dev, target.st_ino)
+    return count
+
+
+def test_the_check_keeps_no_descriptor_of_a_file_nobody_here_has_open(tmp_path: Path) -> None:
+    paths = [tmp_path / f"a{n}.db" for n in range(5)]
+    for path in paths:
+        make_archive(path)
+        check_archive(path)
+        assert descriptors_of(path) == 0
+    conn = connect_read_only(paths[0])
+    check_archive(paths[0])  # kept now (closing it would drop the connection's locks)...
+    kept = descriptors_of(paths[0])
+    for _ in range(5):
+        check_archive(paths[0])
+    assert descriptors_of(paths[0]) == kept  # ...and reused, never one more per check
+    conn.close()
