@@ -20,10 +20,10 @@ from pathlib import Path
 
 import httpx
 
+from crawler.demo import DEMO_SITE, DEMO_SITE_2
 from crawler.static_server import StaticServer
 from db.publish_stream import Downloads
 from tests.archive_compare import integrity_problems
-from tests.conftest import FIXTURES
 from tests.test_publish_downloads import Server
 
 CLIENTS = 8
@@ -69,7 +69,7 @@ def incomplete(url: str, response: httpx.Response) -> str | None:
 
 def test_every_request_answers_in_full_while_crawls_write_the_archive(tmp_path: Path) -> None:
     path = tmp_path / "archive.db"
-    with StaticServer(FIXTURES / "site") as first, StaticServer(FIXTURES / "site-2") as second:
+    with StaticServer(DEMO_SITE) as first, StaticServer(DEMO_SITE_2) as second:
         crawl(first.origin, path)
         before = count(path, "verdicts")
         outcomes: Counter[str] = Counter()
