@@ -8,7 +8,11 @@ batches of `BATCH_PAGES` fetched pages, each with its frontier rows and crawl co
 A thread reads the pipe ahead (`_Inbox`), so the fetch loop never waits for a batch. A
 transaction holds several batches: it commits after `COMMIT_PAGES` fetched pages or,
 once `COMMIT_SECONDS` have passed since its first item, when the pipe is empty (a batch
-of 304s and failures alone commits after `REVISIT_PAGES` or `REVISIT_SECONDS`). It
+of 304s and failures alone commits after `REVISIT_PAGES` or `REVISIT_SECONDS`). The
+crawl's first frontier (start URLs, archived pages, sitemaps: everything queued before
+the first result) commits on its own, before any page: when the first transaction of
+pages fails (a full disk, a crash), the crawl still has a frontier and the next run
+resumes it, fetching again only what was not committed. It
 talks to SQLite through a plain sqlite3 connection and imports the parsers only with the
 first page to parse, so the writer of an unchanged re-crawl starts in a few hundredths
 of a second.
@@ -240,6 +244,8 @@ class _Writer:
                     if item[0] == "add":
                         self.adds.extend(item[1])
                     else:
+                        if not self.report.commits and self.adds and not self.states:
+                            self.flush(commit=True)  # the first frontier, before any page
                         _, result, found, keep = item
                         self.adds.extend(found)
                         self.states.append(

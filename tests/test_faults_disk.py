@@ -83,19 +83,26 @@ def test_the_archive_out_of_room_stays_intact_and_the_next_run_completes_it(
     assert differences(archive_content(path), clean) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a crawl whose writer failed is closed as failed and the next one starts afresh; "
-    "resuming after a writer failure is issue 14 §1's writer-death fix",
-)
-def test_the_run_after_a_full_disk_resumes_the_stopped_crawl(origin: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("spare_kb", [0, 64])
+def test_the_run_after_a_full_disk_resumes_the_stopped_crawl(
+    origin: str, tmp_path: Path, clean: dict[str, set], spare_kb: int
+) -> None:
+    """The first transaction of pages does not fit: the crawl's frontier, committed before
+    any page, does; so the next run resumes the failed crawl and completes it."""
     path = tmp_path / "archive.db"
     open_archive(path).close()
-    room = path.stat().st_size + 64 * 1024
+    room = path.stat().st_size + spare_kb * 1024
     assert verdicts("crawl", f"{origin}/", "--db", str(path), "--delay", "0", file_limit=room).returncode == 1
+    conn = sqlite3.connect(path)
+    status, resumable = conn.execute("SELECT status, resumable FROM crawls WHERE id = 1").fetchone()
+    queued = conn.execute("SELECT count(*) FROM frontier WHERE crawl_id = 1 AND state = 'queued'").fetchone()
+    conn.close()
+    assert (status, resumable) == ("failed", 1) and queued[0] > 0
     run = verdicts("crawl", f"{origin}/", "--db", str(path), "--delay", "0")
-    assert run.returncode == 0
-    assert "resumed crawl 1" in run.stdout
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "completed (resumed crawl 1)" in run.stdout
+    assert integrity_problems(path) == []
+    assert differences(archive_content(path), clean) == {}
 
 
 def test_a_checkpoint_cut_short_by_a_full_disk_is_not_taken_for_truncation(tmp_path: Path) -> None:

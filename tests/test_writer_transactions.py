@@ -121,3 +121,22 @@ def test_a_failing_batch_keeps_the_batches_before_it(archive_path: Path, crawl: 
     assert _count(archive_path, "SELECT count(*) FROM frontier") == 2
     assert _count(archive_path, "SELECT count(*) FROM frontier WHERE state = 'done'") == 2
     writer.db.close()
+
+
+def test_the_first_frontier_is_committed_before_any_page(archive_path: Path, crawl: int) -> None:
+    """When the first transaction of pages fails (a full disk), the start URLs queued before
+    it are in the archive: the crawl can be resumed."""
+    parent, child = Pipe()
+    parent.send_bytes(pickle.dumps([("add", [frontier.Entry(url) for url in URLS[:3]])]))
+    parent.send_bytes(pickle.dumps([*_items(URLS[:3]), ("finish",)]))
+    writer = writer_module._Writer(str(archive_path), crawl)
+
+    def full(batch: object) -> object:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    writer.store.store = full  # type: ignore[method-assign]
+    with pytest.raises(sqlite3.OperationalError):
+        writer.run(child)
+    assert writer.report.commits == 1
+    assert _count(archive_path, "SELECT count(*) FROM pages") == 0
+    assert _count(archive_path, "SELECT count(*) FROM frontier WHERE state = 'queued'") == 3
