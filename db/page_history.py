@@ -16,7 +16,8 @@ from typing import Any
 
 from db.changes import Change, diff_states, page_state
 from db.identity import page_id, tool_id, verdict_id
-from db.snapshots import _candidate_urls, normalise_time, read_body
+from db.parse_record import decode_body
+from db.snapshots import SnapshotNotFound, _candidate_urls, normalise_time, read_body
 from db.text_diff import Piece, word_diff
 
 
@@ -88,7 +89,7 @@ def in_force(snapshots: list[Snapshot], at: str, label: str) -> int:
     """Index of the snapshot in force at time `at` (the newest fetched at or before it)."""
     try:
         moment = normalise_time(at)
-    except Exception as error:  # SnapshotNotFound: the sentence says what is wrong
+    except SnapshotNotFound as error:  # the sentence says what is wrong
         raise HistoryError(str(error).replace("--at", label)) from error
     limit = datetime.fromisoformat(moment)
     found = [i for i, s in enumerate(snapshots) if datetime.fromisoformat(s.fetched_at) <= limit]
@@ -117,7 +118,7 @@ def diff_snapshots(
     from parsers import parse_page
     from parsers.text_blocks import text_blocks
 
-    htmls = [_decode(read_body(conn, s.body_sha256), s.encoding) for s in (old, new)]
+    htmls = [decode_body(read_body(conn, s.body_sha256), s.encoding) for s in (old, new)]
     parses = [parse_page(html, url=s.url) for html, s in zip(htmls, (old, new), strict=True)]
     names = {tool_id(item.name): item.name for parse in parses for item in parse.listings if item.name}
     states = [page_state(p, _ToolIds(), lambda tid, text: verdict_id(tid, text)) for p in parses]
@@ -133,15 +134,6 @@ def diff_snapshots(
 class _ToolIds:
     def __getitem__(self, name: str) -> str:
         return tool_id(name)
-
-
-def _decode(body: bytes, encoding: str | None) -> str | bytes:
-    if not encoding:
-        return body
-    try:
-        return body.decode(encoding, errors="replace")
-    except LookupError:
-        return body
 
 
 def describe(change: Change, names: dict[str, str]) -> tuple[str, str, str]:

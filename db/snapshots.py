@@ -75,11 +75,11 @@ def normalise_time(at: str) -> str:
     """An ISO 8601 date or time (naive = UTC) as the archive writes times."""
     try:
         moment = datetime.fromisoformat(at.strip())
-    except ValueError as error:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat()
+    except (ValueError, OverflowError) as error:  # not a time, or one UTC cannot hold (year 1 +01:00)
         raise SnapshotNotFound(f"--at {at!r} is not an ISO 8601 time (e.g. 2026-11-23T12:00:00Z).") from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat()
 
 
 def _candidate_urls(url: str) -> list[str]:

@@ -66,6 +66,7 @@ def test_colour_on_a_terminal(archive: Path) -> None:
         (["https://example.test/compare/nope/"], "No snapshot of https://example.test/compare/nope/"),
         ([URL, "--from", "2020-01-01"], "No snapshot at or before 2020-01-01"),
         ([URL, "--to", "yesterday"], "is not an ISO 8601 time"),
+        ([URL, "--to", "0001-01-01T00:00:00+01:00"], "is not an ISO 8601 time"),  # before UTC's year 1
         ([URL, "--from", "2026-11-03T13:00", "--to", "2026-11-03T14:00"], "pick the same snapshot"),
     ],
 )
