@@ -22,8 +22,10 @@ def parse_capture(body: bytes, content_type: str | None, url: str) -> tuple[Any,
     text, encoding = decode_html(body, content_type)
     try:
         return parse_page(text, url=url), encoding
-    except Exception:  # a parser bug must not stop the import (the snapshot is kept unparsed)
-        return None, encoding
+    except Exception as error:  # a parser bug must not stop the import; the snapshot says it
+        from parsers.registry import NO_LAYOUT, REGISTRY_VERSION, error_result
+
+        return error_result(NO_LAYOUT, REGISTRY_VERSION, "the import", error), encoding
 
 
 def canonical_url(url: str) -> str:

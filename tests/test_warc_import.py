@@ -207,6 +207,52 @@ def test_arc_and_whole_file_gzip_read_like_per_record_warc(tmp_path: Path) -> No
     assert count(target, "SELECT count(DISTINCT first_seen) FROM comparisons") == 1
 
 
+def plain_warc(path: Path, captures: list[tuple[str, str]]) -> dict[str, bytes]:
+    """An uncompressed WARC at `path` of bundled comparison pages, as (url, time) pairs;
+    returns each URL's body."""
+    pages = sorted((DEMO_SITE / "compare").iterdir())
+    bodies = {}
+    with path.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=False, warc_version="1.1")
+        for (url, when), page in zip(captures, pages, strict=False):
+            bodies[url] = (page / "index.html").read_bytes()
+            capture(writer, url, when, bodies[url])
+    return bodies
+
+
+def test_an_uncompressed_warc_imports_to_its_end(tmp_path: Path) -> None:
+    captures = [(f"http://warc.test/compare/{n}/", f"2026-01-1{n}T09:00:00Z") for n in (1, 2)]
+    bodies = plain_warc(tmp_path / "plain.warc", captures)
+    target = tmp_path / "plain.db"
+    code, output = run_import(target, tmp_path / "plain.warc")
+    assert code == 0, output
+    assert {url: read_snapshot(target, url) for url in bodies} == bodies
+
+
+def test_a_parser_crash_is_recorded_on_the_snapshot_and_the_import_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import parsers
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(parsers, "parse_page", crash)
+    url = "http://warc.test/compare/one/"
+    bodies = plain_warc(tmp_path / "one.warc", [(url, "2026-01-15T09:00:00Z")])
+    target = tmp_path / "crashed.db"
+    code, output = run_import(target, tmp_path / "one.warc")
+    assert code == 0, output
+    assert read_snapshot(target, url) == bodies[url]
+    conn = sqlite3.connect(target)
+    try:
+        status, problems = conn.execute("SELECT parse_status, parse_problems FROM snapshots").fetchone()
+    finally:
+        conn.close()
+    assert status == "error"
+    assert "RuntimeError: kaput" in problems
+
+
 def test_a_wget_warc_of_the_bundled_site_imports_as_crawling_it(tmp_path: Path, site_dir: Path) -> None:
     wget = shutil.which("wget")
     if wget is None:

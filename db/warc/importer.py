@@ -146,6 +146,15 @@ def _whole_gzip(path: Path) -> bool:
     return False
 
 
+def _blank_tail(path: Path, offset: int) -> bool:
+    """Only the blank lines that close an uncompressed record follow `offset` (warcio's
+    record length leaves out the last record's closing CRLF CRLF)."""
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        tail = fh.read(8)
+    return len(tail) < 8 and not tail.strip(b"\r\n")
+
+
 class _Reader:
     """Pass 1: files into bodies + the temporary capture table."""
 
@@ -176,7 +185,7 @@ class _Reader:
                         progress(1)
                     if len(self.pending) >= BATCH:
                         self.flush()
-            if not whole and offset < path.stat().st_size:
+            if not whole and offset < path.stat().st_size and not _blank_tail(path, offset):
                 raise _BrokenOff("the rest is not a whole record")
             if not whole and offset > path.stat().st_size:
                 raise _BrokenOff("the last record is cut short")
