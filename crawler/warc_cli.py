@@ -14,7 +14,7 @@ import click
 
 
 def parse_capture(body: bytes, content_type: str | None, url: str) -> tuple[Any, str | None]:
-    """(ParseResult or None, encoding) of a captured page, read as the crawl's writer reads
+    """(ParseResult, encoding) of a captured page, read as the crawl's writer reads
     a fetched one."""
     from crawler.encoding import decode_html
     from parsers import parse_page

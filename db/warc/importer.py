@@ -340,7 +340,7 @@ class _Applier:
                 return
             parse, _ = self.parse(_read_body(conn, sha), content_type, url)
         else:
-            parse, encoding = self.parse(_read_body(conn, sha), content_type, url)  # None: parser failed
+            parse, encoding = self.parse(_read_body(conn, sha), content_type, url)
             snapshot_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM snapshots").fetchone()[0]
             values = (pid, url, None, at, status, content_type, etag, modified, encoding, sha, at, None)
             conn.execute(_SNAPSHOT_INSERT, (snapshot_id, *values, *parse_values(parse)))
