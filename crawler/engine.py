@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
@@ -107,28 +107,39 @@ class CrawlReport:
 
 
 def run_crawl(settings: Settings) -> int:
-    """`verdicts crawl`: crawl every site, print summaries; the worst exit code wins."""
+    """`verdicts crawl`: crawl every site together, print each summary as its site ends;
+    the worst exit code wins."""
     if not settings.sites:
         raise click.ClickException(
             "No start URLs: give some on the command line or add [[sites]] to verdicts.toml."
         )
-    code = EXIT_OK
     with stop_on_signals() as stop:
-        for site in settings.sites:
-            try:
-                report = crawl(settings, site, stop=stop)
-            except CrawlError as error:
-                raise click.ClickException(str(error)) from error
-            except sqlite3.Error as error:  # closing the crawl's row on a full disk, say
-                from crawler.writer import describe_failure
+        try:
+            reports = crawl_sites(
+                settings, settings.sites, stop=stop, on_report=lambda r: click.echo(format_summary(r))
+            )
+        except CrawlError as error:
+            raise click.ClickException(str(error)) from error
+        except sqlite3.Error as error:  # closing a crawl's row on a full disk, say
+            from crawler.writer import describe_failure
 
-                reason = describe_failure(error, str(settings.db_path))
-                raise click.ClickException(f"The crawl could not finish: {reason}") from error
-            click.echo(format_summary(report))
-            code = max(code, report.exit_code)
-            if stop.is_set():
-                break
-    return code
+            reason = describe_failure(error, str(settings.db_path))
+            raise click.ClickException(f"The crawl could not finish: {reason}") from error
+    if len(reports) > 1:
+        click.echo(format_run(reports))
+    return max(report.exit_code for report in reports)
+
+
+def format_run(reports: list[CrawlReport]) -> str:
+    """One line per site of a run, after the sites' own summaries."""
+    lines = [f"{len(reports)} sites crawled together:"]
+    for r in reports:
+        fetched = r.counts.get("pages_fetched", 0)
+        lines.append(
+            f"  {r.site_name}: crawl {r.crawl_id} {r.status} (exit {r.exit_code}), "
+            f"{r.requests} requests, {fetched} pages fetched, {r.seconds:.1f} s"
+        )
+    return "\n".join(lines)
 
 
 @contextlib.contextmanager
@@ -164,9 +175,31 @@ def crawl(
         if not settings.sites:
             raise CrawlError("no start URLs: give some on the command line or in verdicts.toml")
         site = settings.sites[0]
-    starts = [url for url in (try_canonicalize(u) for u in site.start_urls) if url]
-    if not starts:
-        raise CrawlError(f"no usable start URLs for {site.name}")
+    return crawl_sites(settings, [site], stop=stop, progress=progress)[0]
+
+
+def crawl_sites(
+    settings: Settings,
+    sites: Sequence[Site],
+    *,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+    on_report: Callable[[CrawlReport], None] | None = None,
+) -> list[CrawlReport]:
+    """Crawl `sites` together into `settings.db_path`: one fetch loop, one writer, and per
+    site its own crawls row, quality gate and resume state. Politeness is per host, so the
+    sites' hosts are asked side by side; a slow or failing host holds up only its own site.
+
+    `on_report` gets each site's report as soon as that site is concluded (others may still
+    be crawling). Raises CrawlError if the run cannot start.
+    """
+    plans = [_Plan.of(site) for site in sites]
+    names: dict[str, str] = {}
+    for plan in plans:  # one crawls row per set of start URLs and run
+        if plan.report.site in names:
+            first = names[plan.report.site]
+            raise CrawlError(f"sites {first} and {plan.site.name} have the same start URLs: crawl them once")
+        names[plan.report.site] = plan.site.name
     lock = ArchiveLock(settings.db_path, timeout=settings.lock_timeout, purpose="crawl")
     try:
         lock.acquire()
@@ -175,76 +208,270 @@ def crawl(
     except OSError as error:
         raise CrawlError(f"archive {settings.db_path} is not writable: {error.strerror}") from None
     try:
-        return _crawl_locked(settings, site, starts, stop or threading.Event(), progress, lock)
+        _begin(settings, plans)
+        if progress is not None and len(plans) == 1:
+            plans[0].progress = progress
+        return _crawl_locked(settings, plans, stop or threading.Event(), lock, on_report)
     finally:
         lock.release()
 
 
-def _crawl_locked(
-    settings: Settings,
-    site: Site,
-    starts: list[str],
-    stop: threading.Event,
-    progress: Progress | None,
-    lock: ArchiveLock,
-) -> CrawlReport:
+@dataclass(slots=True)
+class _Plan:
+    """One site of a run: its start URLs, scope and report, then its crawls row and seeds."""
+
+    site: Site
+    starts: list[str]
+    scope: Scope
+    report: CrawlReport
+    seeds: list[Entry] = field(default_factory=list)
+    known: set[str] = field(default_factory=set)
+    fresh: bool = True
+    progress: Progress | None = None
+    loop: _Loop | None = None
+    concluded: bool = False
+
+    @classmethod
+    def of(cls, site: Site) -> _Plan:
+        starts = [url for url in (try_canonicalize(u) for u in site.start_urls) if url]
+        if not starts:
+            raise CrawlError(f"no usable start URLs for {site.name}")
+        report = CrawlReport(site_name=site.name, site=crawl_log.site_key(starts))
+        return cls(site, starts, Scope(site.scope_hosts, site.include, site.exclude), report)
+
+
+def _begin(settings: Settings, plans: list[_Plan]) -> None:
+    """Open each site's crawls row (resuming an unfinished one) and gather its seeds."""
     from db.archive import open_current
 
-    report = CrawlReport(site_name=site.name, site=crawl_log.site_key(starts))
-    scope = Scope(site.scope_hosts, site.include, site.exclude)
     db = None
     try:
         db = open_current(settings.db_path)
-        begun = crawl_log.begin(db, report.site, starts)
-        report.crawl_id, report.resumed_from = begun.crawl_id, begun.resumed_from
-        fresh = True
-        if begun.resumed_from is not None:
-            seeds, known = frontier.load(db, begun.crawl_id)
-            # A crawl killed before its writer's first commit left no frontier (its start
-            # URLs are written with the first batch): there is nothing to resume, start over.
-            fresh = not known.issuperset(starts)
-        if fresh:
-            seeds = [Entry(url, 0, "html") for url in starts]
-            archived = known_pages(db, scope, patterns=bool(site.include or site.exclude))
-            seeds += [Entry(url, 1, "html") for url in archived if url not in starts]
-            del archived
-            known = set()
+        for plan in plans:
+            begun = crawl_log.begin(db, plan.report.site, plan.starts)
+            plan.report.crawl_id, plan.report.resumed_from = begun.crawl_id, begun.resumed_from
+            if begun.resumed_from is not None:
+                plan.seeds, plan.known = frontier.load(db, begun.crawl_id)
+                # A crawl killed before its writer's first commit left no frontier (its start
+                # URLs are written with the first batch): there is nothing to resume, start over.
+                plan.fresh = not plan.known.issuperset(plan.starts)
+            if plan.fresh:
+                seeds = [Entry(url, 0, "html") for url in plan.starts]
+                archived = known_pages(db, plan.scope, patterns=bool(plan.site.include or plan.site.exclude))
+                seeds += [Entry(url, 1, "html") for url in archived if url not in plan.starts]
+                del archived
+                plan.seeds, plan.known = seeds, set()
     except (sqlite3.Error, OSError) as error:
         raise CrawlError(f"could not open the archive {settings.db_path}: {error}") from None
     finally:
         if db is not None:
             db.close()
 
+
+def _crawl_locked(
+    settings: Settings,
+    plans: list[_Plan],
+    stop: threading.Event,
+    lock: ArchiveLock,
+    on_report: Callable[[CrawlReport], None] | None,
+) -> list[CrawlReport]:
+    crawl_ids = [plan.report.crawl_id for plan in plans]
     conn, child_conn = multiprocessing.Pipe(duplex=True)
-    writer = WriterProcess(child_conn, str(settings.db_path), report.crawl_id, lock, settings.durability)
+    writer = WriterProcess(child_conn, str(settings.db_path), crawl_ids, lock, settings.durability)
     child_conn.close()
-    progress = progress or Progress(site.name)
-    started, cpu_started = time.monotonic(), time.process_time()
-    validators = Validators(settings.db_path)
-    loop = _Loop(settings, site, scope, conn, validators, progress, stop, report)
+    channel = _Channel(conn, writer)
     try:
-        asyncio.run(loop.run(seeds, known, fresh, starts))
+        asyncio.run(_crawl_all(settings, plans, channel, stop, on_report))
     except BaseException as error:
-        # The writer sees end-of-file, stores what it has and exits. After a bug the row
-        # is closed as failed; after a second Ctrl+C it stays `running`, so the next
-        # crawl resumes it.
-        conn.close()
+        # The writer sees end-of-file, stores what it has and exits. After a bug the rows
+        # are closed as failed; after a second Ctrl+C they stay `running`, so the next
+        # crawl resumes them.
+        channel.close()
         writer.join(timeout=30)
         if writer.is_alive():
             writer.kill()
         if isinstance(error, Exception):
-            _close_failed(settings, report, f"crawl aborted: {type(error).__name__}: {error}")
+            for plan in plans:
+                if not plan.concluded:
+                    _close_failed(settings, plan.report, f"crawl aborted: {type(error).__name__}: {error}")
         raise
+    channel.close()
+    writer.join(timeout=10)
+    if writer.is_alive():
+        writer.kill()
+    return [plan.report for plan in plans]
+
+
+async def _crawl_all(
+    settings: Settings,
+    plans: list[_Plan],
+    channel: _Channel,
+    stop: threading.Event,
+    on_report: Callable[[CrawlReport], None] | None,
+) -> None:
+    """Every site's loop side by side on this event loop, sharing connections and politeness."""
+    from crawler.fetch import SharedFetching
+
+    channel.start([plan.report.crawl_id for plan in plans])
+    shared = SharedFetching(fetch_settings(settings, frozenset()), len(plans))
+    concluding = asyncio.Lock()  # one site's end-of-crawl steps at a time
+    try:
+        await asyncio.gather(
+            *(_crawl_site(settings, plan, channel, shared, stop, concluding, on_report) for plan in plans)
+        )
+    finally:
+        await shared.aclose()
+
+
+async def _crawl_site(
+    settings: Settings,
+    plan: _Plan,
+    channel: _Channel,
+    shared: Any,
+    stop: threading.Event,
+    concluding: asyncio.Lock,
+    on_report: Callable[[CrawlReport], None] | None,
+) -> None:
+    """One site: fetch its frontier, wait for the writer to commit it, then conclude it
+    (quality gate, crawls row, notifications) while the other sites go on."""
+    report, site = plan.report, plan.site
+    assert report.crawl_id is not None
+    # several sites' bars would fight over one terminal: each prints plain lines instead
+    progress = plan.progress or Progress(site.name, live=False if len(channel.replies) > 1 else None)
+    started, cpu_started = time.monotonic(), time.process_time()
+    validators = Validators(settings.db_path)
+    loop = plan.loop = _Loop(
+        settings, site, plan.scope, channel.link(report.crawl_id), validators, progress, stop, report
+    )
+    try:
+        seeds, known = plan.seeds, plan.known
+        plan.seeds, plan.known = [], set()
+        await loop.run(seeds, known, plan.fresh, plan.starts, shared)
+    except Exception as error:  # a bug in one site's loop fails that site, not the run
+        loop.error = loop.error or f"crawl aborted: {type(error).__name__}: {error}"
     finally:
         validators.close()
         progress.close()
         report.seconds = time.monotonic() - started
         report.cpu_seconds = time.process_time() - cpu_started
-    reply = _finish_writer(conn, writer)
-    conn.close()
-    _conclude(settings, report, reply, loop, stop)
-    _notify(settings, report)
-    return report
+    reply = await channel.reply(report.crawl_id)
+    async with concluding:
+        await asyncio.to_thread(_conclude, settings, report, reply, loop, stop)
+        plan.concluded = True
+        await asyncio.to_thread(_notify, settings, report)
+    if on_report is not None:
+        on_report(report)
+
+
+def fetch_settings(settings: Settings, hosts: frozenset[str]) -> Any:
+    """The fetcher's settings for a site whose scope is `hosts`."""
+    from crawler.fetch import FetchSettings
+
+    fetch = FetchSettings(
+        delay=settings.delay,
+        concurrency=settings.concurrency,
+        per_host=settings.per_host,
+        user_agent=settings.user_agent,
+        allowed_hosts=hosts,
+        transport=settings.transport,
+        max_crawl_delay=settings.max_crawl_delay,
+        total_timeout=settings.timeout,
+    )
+    if settings.address_is_private is not None:
+        fetch.address_is_private = settings.address_is_private
+    return fetch
+
+
+class _Channel:
+    """The one pipe to the writer, shared by every site of a run.
+
+    Each site's sender sends through `link(crawl_id)` (its items after a ("to", crawl_id)
+    item, a pipe message at a time from one thread); a thread reads the writer's replies
+    and hands each site its own ("finished", report), or to every site still waiting the
+    writer's ("error", reason) or its death.
+    """
+
+    def __init__(self, conn: Connection, writer: Any) -> None:
+        self.conn = conn
+        self.writer = writer
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="verdicts-send")
+        self.replies: dict[int, asyncio.Future[tuple[str, Any]]] = {}
+        self.broken = False
+        self._closed = threading.Event()
+        self._reader: threading.Thread | None = None
+
+    def start(self, crawl_ids: list[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        self.replies = {crawl_id: loop.create_future() for crawl_id in crawl_ids}
+        self._reader = threading.Thread(target=self._read, args=(loop,), name="verdicts-replies", daemon=True)
+        self._reader.start()
+
+    def link(self, crawl_id: int) -> _Link:
+        return _Link(self, crawl_id)
+
+    async def reply(self, crawl_id: int) -> tuple[str, Any]:
+        """The writer's reply for `crawl_id` once it has committed the crawl's last pages."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.replies[crawl_id]), WRITER_FINISH_SECONDS)
+        except TimeoutError:
+            return ("error", f"the writer did not store the last pages within {WRITER_FINISH_SECONDS:g} s")
+
+    def _read(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiting = set(self.replies)
+        while waiting and not self._closed.is_set():
+            try:
+                if self.conn.poll(0.2):
+                    message = self.conn.recv()
+                elif not self.writer.is_alive():
+                    message = self.conn.recv() if self.conn.poll(0) else None
+                else:
+                    continue
+            except (EOFError, OSError):
+                message = None
+            if message is None:  # gone without a word
+                self.writer.join(timeout=10)
+                message = (
+                    "error",
+                    f"the writer process ended unexpectedly (exit code {self.writer.exitcode})",
+                )
+            kind, payload = message
+            targets = [payload.crawl_id] if kind == "finished" else list(waiting)
+            for crawl_id in targets:
+                waiting.discard(crawl_id)
+                loop.call_soon_threadsafe(_settle, self.replies[crawl_id], message)
+
+    def close(self) -> None:
+        """Stop reading and close the pipe (the writer, at end-of-file, stores what it holds)."""
+        self._closed.set()
+        if self._reader is not None:
+            self._reader.join()
+        self.executor.shutdown(wait=True)
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+
+def _settle(future: asyncio.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+class _Link:
+    """One site's end of the shared pipe."""
+
+    def __init__(self, channel: _Channel, crawl_id: int) -> None:
+        self.channel = channel
+        self.crawl_id = crawl_id
+
+    async def send(self, items: list[tuple[Any, ...]]) -> None:
+        data = pickle.dumps([("to", self.crawl_id), *items], protocol=pickle.HIGHEST_PROTOCOL)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.channel.executor, self.channel.conn.send_bytes, data)
+
+    def break_pipe(self) -> None:
+        """The writer is unreachable: no site can send any more."""
+        self.channel.broken = True
+        with contextlib.suppress(OSError):
+            self.channel.conn.close()
 
 
 def _notify(settings: Settings, report: CrawlReport) -> None:
@@ -287,7 +514,7 @@ class WriterProcess:
         self,
         conn: Connection,
         db_path: str,
-        crawl_id: int | None,
+        crawl_id: int | Sequence[int | None] | None,
         lock: ArchiveLock | None = None,
         durability: str = "normal",
     ) -> None:
@@ -302,7 +529,7 @@ class WriterProcess:
             json.dumps(path),
             str(fd),
             db_path,
-            str(crawl_id),
+            ",".join(map(str, crawl_id)) if isinstance(crawl_id, Sequence) else str(crawl_id),
             durability,
         ]
         # The writer inherits the archive lock's descriptor: the lock is held until it has
@@ -329,44 +556,37 @@ class WriterProcess:
         return self._proc.poll()
 
 
-def _finish_writer(conn: Connection, writer: Any) -> tuple[str, Any]:
-    """Wait for the writer's final reply (it flushes its last batch first)."""
-    reply: tuple[str, Any] | None = None
-    deadline = time.monotonic() + WRITER_FINISH_SECONDS
-    while reply is None and time.monotonic() < deadline:
-        try:
-            if conn.poll(0.2):
-                reply = conn.recv()
-            elif not writer.is_alive():
-                reply = conn.recv() if conn.poll(0) else None
-                break
-        except (EOFError, OSError):
-            break
-    writer.join(timeout=10)
-    if writer.is_alive():
-        writer.kill()
-    if reply is None:
-        return ("error", f"the writer process ended unexpectedly (exit code {writer.exitcode})")
-    return reply
+@contextlib.contextmanager
+def _closing_transaction(settings: Settings) -> Iterator[sqlite3.Connection]:
+    """A connection in one IMMEDIATE transaction for a site's end-of-crawl steps: while
+    other sites of the run still crawl, their writer commits between any two statements,
+    and a deferred transaction that read first could not write after that."""
+    from crawler.writer import BUSY_TIMEOUT_MS
+    from db.archive import connect_sqlite
+
+    db = connect_sqlite(settings.db_path)
+    try:
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("BEGIN IMMEDIATE")
+        yield db
+        db.execute("COMMIT")
+    finally:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        db.close()
 
 
 def _close_failed(settings: Settings, report: CrawlReport, reason: str) -> None:
-    from db.archive import connect_sqlite as connect
-
     report.status = "failed"
     report.reasons.append(reason)
-    with contextlib.suppress(sqlite3.Error):
-        db = connect(settings.db_path)
+    with contextlib.suppress(sqlite3.Error), _closing_transaction(settings) as db:
         crawl_log.finish(db, report.crawl_id, "failed", reason, stopped_early=True)
-        db.close()
 
 
 def _conclude(
     settings: Settings, report: CrawlReport, reply: tuple[str, Any], loop: _Loop, stop: threading.Event
 ) -> None:
     """Decide the crawl's status, run the quality gate and close its crawls row."""
-    from db.archive import connect_sqlite as connect
-
     kind, payload = reply
     error: str | None = None
     if kind == "finished":
@@ -377,8 +597,7 @@ def _conclude(
     if error is None and loop.error:
         error = loop.error
     reached = sum(report.outcomes.get(o, 0) for o in REACHED)
-    db = connect(settings.db_path)
-    try:
+    with _closing_transaction(settings) as db:
         from db.summaries import refresh
 
         refresh(db, tools=True)  # whatever the outcome: the pages the writer stored are in the base tables
@@ -400,8 +619,6 @@ def _conclude(
             from db.quality import assess_crawl
 
             quality = assess_crawl(db, report.crawl_id)
-            if db.in_transaction:
-                db.commit()
             report.unreadable, report.unreadable_count = quality.unreadable, quality.unreadable_count
             if quality.degraded:
                 status = "degraded"
@@ -410,8 +627,6 @@ def _conclude(
         report.changes = count_changes(db, report.crawl_id)
         stopped_early = status == "failed" or loop.capped
         crawl_log.finish(db, report.crawl_id, status, "; ".join(report.reasons) or None, stopped_early)
-    finally:
-        db.close()
 
 
 def _internal_failure(entry: Entry, error: Exception) -> Any:
@@ -446,7 +661,7 @@ class _Loop:
         settings: Settings,
         site: Site,
         scope: Scope,
-        conn: Connection,
+        link: _Link,
         validators: Validators,
         progress: Progress,
         stop: threading.Event,
@@ -455,7 +670,7 @@ class _Loop:
         self.settings = settings
         self.site = site
         self.scope = scope
-        self.conn = conn
+        self.link = link
         self.validators = validators
         self.progress = progress
         self.stop = stop
@@ -479,30 +694,21 @@ class _Loop:
         self.iter_sitemap: Any = None
         self.stored_links = StoredLinks(settings.db_path, MAX_LINKS_PER_PAGE)
 
-    async def run(self, seeds: list[Entry], known: set[str], fresh: bool, starts: list[str]) -> None:
-        from crawler.fetch import Fetcher, FetchSettings
+    async def run(
+        self, seeds: list[Entry], known: set[str], fresh: bool, starts: list[str], shared: Any = None
+    ) -> None:
+        """Fetch the site's frontier to the end (or a stop); `shared`: the run's connections
+        and politeness (crawler.fetch.SharedFetching), else the fetcher's own."""
+        from crawler.fetch import Fetcher
         from parsers.links import extract_links
         from parsers.sitemaps import iter_sitemap
 
         self.extract_links, self.iter_sitemap = extract_links, iter_sitemap
 
-        fetch_settings = FetchSettings(
-            delay=self.settings.delay,
-            concurrency=self.settings.concurrency,
-            per_host=self.settings.per_host,
-            user_agent=self.settings.user_agent,
-            allowed_hosts=self.scope.hosts,
-            transport=self.settings.transport,
-            max_crawl_delay=self.settings.max_crawl_delay,
-            total_timeout=self.settings.timeout,
-        )
-        if self.settings.address_is_private is not None:
-            fetch_settings.address_is_private = self.settings.address_is_private
-        executor = ThreadPoolExecutor(1, thread_name_prefix="verdicts-send")
-        sender = asyncio.create_task(self._sender(executor))
+        sender = asyncio.create_task(self._sender())
         watcher = asyncio.create_task(self._watch_stop())
         try:
-            async with Fetcher(fetch_settings) as fetcher:
+            async with Fetcher(fetch_settings(self.settings, self.scope.hosts), shared=shared) as fetcher:
                 origins = sorted({origin_of(url) for url in starts})
                 rules = [await fetcher.robots(origin) for origin in origins]
                 if not any(r.reachable for r in rules):
@@ -549,7 +755,6 @@ class _Loop:
             await self.out.put(("finish",))
             with contextlib.suppress(Exception):
                 await sender
-            executor.shutdown(wait=True)
 
     async def _watch_stop(self) -> None:
         while not self.stop.is_set():
@@ -711,21 +916,21 @@ class _Loop:
             return self.scope.allows(url)
         return host_matches(host_of(url), self.scope.hosts)
 
-    async def _sender(self, executor: ThreadPoolExecutor) -> None:
+    async def _sender(self) -> None:
         """Move items from the bounded queue to the writer, a chunk per pipe message.
 
         Whatever goes wrong here (the writer gone, an item that cannot be pickled, a bug)
-        stops the crawl at once with its cause in `error` (the summary and `crawls.error`),
-        closes the pipe so that the writer stores what it has and exits, and keeps
-        draining the queue so that no worker blocks on it.
+        stops the crawl at once with its cause in `error` (the summary and `crawls.error`)
+        and keeps draining the queue so that no worker blocks on it. The writer gone, the
+        pipe is closed (every site of the run stops); otherwise the site's "finish" still
+        goes, so that the writer commits what it holds of the site and replies.
         """
-        loop = asyncio.get_running_loop()
         failed = False
         while True:
             items = [await self.out.get()]
             if not failed:
                 try:
-                    await self._send(loop, executor, items)
+                    await self._send(items)
                 except Exception as error:
                     failed = True
                     self._sender_failed(error)
@@ -733,11 +938,12 @@ class _Loop:
                 self.adds_waiting = 0
                 self.adds_taken.set()
             if items[-1][0] == "finish":
+                if failed and not self.link.channel.broken:
+                    with contextlib.suppress(Exception):
+                        await self.link.send([("finish",)])
                 return
 
-    async def _send(
-        self, loop: asyncio.AbstractEventLoop, executor: ThreadPoolExecutor, items: list[tuple[Any, ...]]
-    ) -> None:
+    async def _send(self, items: list[tuple[Any, ...]]) -> None:
         """Send `items` and whatever else is waiting (up to a chunk) as one pipe message."""
         weight = _weight(items[0])
         while len(items) < SEND_CHUNK_ITEMS and weight < ADD_CHUNK_ENTRIES and not self.out.empty():
@@ -748,8 +954,7 @@ class _Loop:
         if taken:
             self.adds_waiting -= taken
             self.adds_taken.set()
-        data = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
-        await loop.run_in_executor(executor, self.conn.send_bytes, data)
+        await self.link.send(items)
 
     def _sender_failed(self, error: Exception) -> None:
         if isinstance(error, OSError):
@@ -757,5 +962,5 @@ class _Loop:
         else:
             self.error = f"results could not be sent to the writer: {type(error).__name__}: {error}"
         self.halt.set()
-        with contextlib.suppress(OSError):
-            self.conn.close()
+        if isinstance(error, OSError):
+            self.link.break_pipe()

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
     from crawler.exchange import Exchange
 
-__all__ = ["DEFAULT_USER_AGENT", "FetchResult", "FetchSettings", "Fetcher"]
+__all__ = ["DEFAULT_USER_AGENT", "FetchResult", "FetchSettings", "Fetcher", "SharedFetching"]
 
 DEFAULT_USER_AGENT = f"verdict-archive/{__version__} (+https://github.com/verdict-archive/verdict-archive)"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -203,11 +203,35 @@ def _host_and_origin(url: str) -> tuple[str, str]:
         return "", ""
 
 
+class SharedFetching:
+    """What the fetchers of several sites crawled together share: one connection pool, and
+    one `Politeness`, so a host is spaced by its delay and capped at `per_host` whichever
+    sites ask it. Each site keeps `concurrency` requests in flight of its own (its workers),
+    so the pool and the global cap are `concurrency` per site: a site whose host stalls
+    holds its own slots, never the others'."""
+
+    def __init__(self, settings: FetchSettings, sites: int = 1) -> None:
+        connections = settings.concurrency * max(1, sites)
+        self.wire = make_wire(
+            settings.transport,
+            None,
+            connections=connections,
+            user_agent=settings.user_agent,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+        )
+        self.politeness = Politeness(settings.delay, settings.per_host, connections)
+
+    async def aclose(self) -> None:
+        await self.wire.aclose()
+
+
 class Fetcher:
     """Polite, retrying, size-capped fetching of canonical URLs (an async context manager).
 
     `sleep` and `clock` are injectable so tests can record waits (backoff, Retry-After,
-    Crawl-delay) instead of sleeping through them.
+    Crawl-delay) instead of sleeping through them. With `shared`, the connections and the
+    per-host politeness are those of a whole run of sites (closed by its owner).
     """
 
     def __init__(
@@ -217,16 +241,21 @@ class Fetcher:
         *,
         sleep: Callable[[float], Awaitable[object]] | None = None,
         clock: Callable[[], float] | None = None,
+        shared: SharedFetching | None = None,
     ) -> None:
         self.settings = settings
-        self._wire = make_wire(
-            settings.transport,
-            client,
-            connections=settings.concurrency,
-            user_agent=settings.user_agent,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-        )
+        self._owns_wire = shared is None
+        if shared is not None:
+            self._wire = shared.wire
+        else:
+            self._wire = make_wire(
+                settings.transport,
+                client,
+                connections=settings.concurrency,
+                user_agent=settings.user_agent,
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.read_timeout,
+            )
         self._errors = self._wire.errors
         self._sleep = sleep or asyncio.sleep
         self._policy = RetryPolicy(
@@ -235,13 +264,16 @@ class Fetcher:
             settings.backoff_max,
             settings.retry_after_max,
         )
-        self.politeness = Politeness(
-            settings.delay,
-            settings.per_host,
-            settings.concurrency,
-            sleep=self._sleep,
-            clock=clock or time.monotonic,
-        )
+        if shared is not None:
+            self.politeness = shared.politeness
+        else:
+            self.politeness = Politeness(
+                settings.delay,
+                settings.per_host,
+                settings.concurrency,
+                sleep=self._sleep,
+                clock=clock or time.monotonic,
+            )
         self._robots = RobotsCache(self._load_robots)
         self._user_agent = settings.user_agent
         self._allowed = frozenset(host.lower() for host in settings.allowed_hosts)
@@ -254,8 +286,9 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connections (a client passed in is left open for its owner)."""
-        await self._wire.aclose()
+        """Close the connections (a client passed in, or a shared pool, is left open for its owner)."""
+        if self._owns_wire:
+            await self._wire.aclose()
 
     async def fetch(
         self,

@@ -66,7 +66,7 @@ def _weekday_names(field: str) -> str:
 
 
 class _Job:
-    """One scheduled run: every site in turn, each with its own crawls row."""
+    """One scheduled run: every site together, each with its own crawls row."""
 
     def __init__(self, settings: Settings, stop: threading.Event) -> None:
         self.settings = settings
@@ -75,23 +75,25 @@ class _Job:
         self.runs = 0
 
     def __call__(self) -> None:
-        from crawler.engine import CrawlError, crawl
+        from crawler.engine import CrawlError, crawl_sites
         from crawler.progress import format_summary
 
         with self.running:
             self.runs += 1
-            for site in self.settings.sites:
-                if self.stop.is_set():
-                    return
-                try:
-                    report = crawl(self.settings, site, stop=self.stop)
-                except CrawlError as error:
-                    _log(f"crawl of {site.name} did not run: {error}")
-                    continue
-                except Exception as error:  # a bad night must not end the schedule
-                    _log(f"crawl of {site.name} failed: {type(error).__name__}: {error}")
-                    continue
-                click.echo(format_summary(report))
+            if self.stop.is_set():
+                return
+            names = ", ".join(site.name for site in self.settings.sites)
+            try:  # every site together, each summary printed as its site ends
+                crawl_sites(
+                    self.settings,
+                    self.settings.sites,
+                    stop=self.stop,
+                    on_report=lambda report: click.echo(format_summary(report)),
+                )
+            except CrawlError as error:
+                _log(f"crawl of {names} did not run: {error}")
+            except Exception as error:  # a bad night must not end the schedule
+                _log(f"crawl of {names} failed: {type(error).__name__}: {error}")
 
 
 def build_scheduler(

@@ -22,6 +22,7 @@ import hashlib
 import mimetypes
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ class Request:
     path: str  # path and query, as sent
     status: int
     conditional: bool  # sent If-None-Match or If-Modified-Since
+    at: float = 0.0  # time.monotonic() when it was answered: spacing per host in tests
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +165,7 @@ class StaticServer:
         if method not in ("GET", "HEAD"):
             status, body, out = 405, b"", [("Allow", "GET, HEAD")]
         with self._lock:
-            self.requests.append(Request(method, target, status, conditional))
+            self.requests.append(Request(method, target, status, conditional, time.monotonic()))
         head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}"]
         head += [f"{name}: {value}" for name, value in out]
         if status != 304:
@@ -322,7 +324,6 @@ def serve_directory(path: str | Path, port: int = 0) -> Iterator[str]:
 
 def main() -> None:  # pragma: no cover - `python -m crawler.static_server DIR [PORT]`
     import sys
-    import time
 
     root = sys.argv[1] if len(sys.argv) > 1 else "."
     port = int(sys.argv[2]) if len(sys.argv) > 2 else 0

@@ -23,15 +23,22 @@ The child is a fresh interpreter (`crawler.engine.WriterProcess`, like multiproc
 as the pipe reports end-of-file: when the engine dies, even by SIGKILL, the writer
 stores what it already received and goes away, and only then can another crawl start.
 
+One writer serves every site of a run (each its own crawls row): it is the archive's only
+writing connection while the crawl runs, and the sites' pages share its transactions.
+
 Messages, parent to child (each a pickled list of items):
+    ("to", crawl_id)                   the items after it are that crawl's (default: the first
+                                       crawl id the writer was started with)
     ("add", [frontier.Entry, ...])     URLs discovered (queued in the frontier)
     ("result", FetchResult, [Entry], keep)  one fetch outcome (its `text` dropped: the body
                                        is decoded again here, half the bytes through the
                                        pipe) and the URLs found in it: queue
                                        those, store the result if `keep` (pages, not
                                        sitemaps), mark its URL done (failed: retried on resume)
-    ("finish",)                        flush, reply ("finished", WriterReport), exit
-Child to parent: ("finished", WriterReport) or ("error", one-line reason).
+    ("finish",)                        the crawl's fetching is over: flush, commit, reply
+                                       ("finished", WriterReport); exit after the last crawl
+Child to parent: ("finished", WriterReport) per crawl (its `crawl_id` says which), or
+("error", one-line reason) once, for every crawl not finished.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -79,6 +87,9 @@ REVISIT_SECONDS = 5.0
 #: stood idle a third of a 3,000-page crawl, waiting on a writer that was itself idle
 #: the rest of the time.
 INBOX_BYTES = 2 * 1024 * 1024
+#: How long the writer waits for the archive's write lock: only this run's own end-of-site
+#: steps (quality gate, summaries) take it meanwhile, while the other sites still crawl.
+BUSY_TIMEOUT_MS = 300_000
 COUNTER_FIELDS = crawl_log.COUNTERS
 #: Outcomes after which a URL needs another try when the crawl is resumed.
 RETRY_OUTCOMES = frozenset({"failed", "skipped"})
@@ -91,6 +102,7 @@ _NOT_READ = frozenset({"not_comparison", "unreadable"})
 class WriterReport:
     """What the writer did over the whole crawl."""
 
+    crawl_id: int | None = None
     batches: int = 0
     commits: int = 0  # transactions: each holds up to COMMIT_PAGES fetched pages
     pages: int = 0
@@ -174,7 +186,9 @@ def describe_failure(error: BaseException, db_path: str) -> str:
     return f"{type(error).__name__}: {error}{where}"
 
 
-def writer_main(conn: Connection, db_path: str, crawl_id: int, durability: str = "normal") -> None:
+def writer_main(
+    conn: Connection, db_path: str, crawl_id: int | Sequence[int], durability: str = "normal"
+) -> None:
     """The writer's work on its end of the pipe, until "finish" or end-of-file."""
     # Ctrl-C and a service stop reach the whole process group; the engine decides when
     # to stop, and the writer follows by the pipe (finish message or end-of-file).
@@ -194,35 +208,75 @@ def writer_main(conn: Connection, db_path: str, crawl_id: int, durability: str =
 
 def main() -> None:
     """Entry point of the writer process that `crawler.engine.WriterProcess` starts:
-    argv = [sys.path, pipe descriptor, archive path, crawl id, durability]."""
+    argv = [sys.path, pipe descriptor, archive path, crawl ids (comma-separated), durability]."""
     import sys
     from multiprocessing.connection import Connection as PipeEnd
 
-    fd, db_path, crawl_id, durability = sys.argv[2:6]
-    writer_main(PipeEnd(int(fd)), db_path, int(crawl_id), durability)
+    fd, db_path, crawl_ids, durability = sys.argv[2:6]
+    writer_main(PipeEnd(int(fd)), db_path, [int(i) for i in crawl_ids.split(",")], durability)
+
+
+class _Crawl:
+    """One crawl's share of the writer: its store (change log, fetch log), its report, and
+    what it holds for the next batch."""
+
+    __slots__ = ("adds", "finished", "report", "results", "states", "store")
+
+    def __init__(self, db: Any, crawl_id: int) -> None:
+        from db.store import ArchiveWriter
+
+        self.store = ArchiveWriter(db, crawl_id, summaries=False)  # refreshed at crawl end
+        self.report = WriterReport(crawl_id=crawl_id)
+        self.results: list[Any] = []
+        self.adds: list[Any] = []
+        self.states: list[tuple[str, str]] = []
+        self.finished = False
+
+    def holds(self) -> bool:
+        return bool(self.states or self.adds)
 
 
 class _Writer:
-    def __init__(self, db_path: str, crawl_id: int, durability: str = "normal") -> None:
+    def __init__(self, db_path: str, crawl_id: int | Sequence[int], durability: str = "normal") -> None:
         from db.archive import connect_sqlite, set_durability
-        from db.store import ArchiveWriter
 
         # A plain sqlite3 connection: the writer needs neither sqlite-utils nor, until
         # the first fetched page, the parsers (a re-crawl of 304s never imports them).
         self.db = connect_sqlite(db_path)
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         set_durability(self.db, durability)
-        self.crawl_id = crawl_id
-        self.store = ArchiveWriter(self.db, crawl_id, summaries=False)  # refreshed at crawl end
-        self.report = WriterReport()
-        self.results: list[Any] = []
-        self.adds: list[Any] = []
-        self.states: list[tuple[str, str]] = []
-        self.bodies = 0  # results in this batch with a fetched body
+        ids = [crawl_id] if isinstance(crawl_id, int) else list(crawl_id)
+        self.crawls = {i: _Crawl(self.db, i) for i in ids}
+        self.current = self.crawls[ids[0]]
+        self.bodies = 0  # results held (all crawls) with a fetched body
         self.written = 0  # fetched pages written in the open transaction
         self.first_at: float | None = None  # when the first item not yet committed came
         self.parse_page: Any = None
 
+    # The crawl that items are for (selected by "to"): what a one-site caller sees.
+    @property
+    def store(self) -> Any:
+        return self.current.store
+
+    @property
+    def report(self) -> WriterReport:
+        return self.current.report
+
+    @property
+    def results(self) -> list[Any]:
+        return self.current.results
+
+    @property
+    def adds(self) -> list[Any]:
+        return self.current.adds
+
+    @property
+    def states(self) -> list[tuple[str, str]]:
+        return self.current.states
+
     def run(self, conn: Connection) -> WriterReport:
+        """Store what arrives until every crawl has finished; returns the last one's report
+        (the others' go back through `conn` as they finish)."""
         inbox = _Inbox(conn)
         while True:
             timeout = None
@@ -234,14 +288,18 @@ class _Writer:
                 if data is None:  # end of file: the engine is gone
                     self.flush(commit=True)
                     raise EOFError
-                items = pickle.loads(data)
-                for item in items:
-                    if item[0] == "finish":
-                        self.flush(commit=True)
-                        self.db.close()
-                        self.report.cpu_seconds = time.process_time()
-                        return self.report
-                    if item[0] == "add":
+                for item in pickle.loads(data):
+                    kind = item[0]
+                    if kind == "to":
+                        self.current = self.crawls[item[1]]
+                        continue
+                    if kind == "finish":
+                        done = self.finish_crawl()
+                        if done is not None:
+                            return done
+                        conn.send(("finished", self.current.report))
+                        continue
+                    if kind == "add":
                         self.adds.extend(item[1])
                     else:
                         if not self.report.commits and self.adds and not self.states:
@@ -255,7 +313,7 @@ class _Writer:
                             self.hold(result)
                     if self.first_at is None:
                         self.first_at = time.monotonic()
-                if len(self.states) >= REVISIT_PAGES:
+                if sum(len(c.states) for c in self.crawls.values()) >= REVISIT_PAGES:
                     self.flush(commit=True)
                 elif self.bodies >= BATCH_PAGES:
                     self.flush(commit=self.written + self.bodies >= COMMIT_PAGES)
@@ -268,9 +326,20 @@ class _Writer:
             elif self.first_at is not None:
                 self.flush(commit=True)
 
+    def finish_crawl(self) -> WriterReport | None:
+        """The current crawl's fetching is over: commit everything held. Returns its report
+        when it was the last crawl (the connection is closed then), else None."""
+        self.flush(commit=True)
+        self.current.finished = True
+        self.report.cpu_seconds = time.process_time()
+        if not all(c.finished for c in self.crawls.values()):
+            return None
+        self.db.close()
+        return self.report
+
     def flush(self, commit: bool) -> None:
         """Write the batch held (in the open transaction); then commit if `commit`."""
-        if self.states or self.adds:
+        if any(c.holds() for c in self.crawls.values()):
             self.write()
         if commit:
             if self.db.in_transaction:
@@ -287,24 +356,35 @@ class _Writer:
         self.bodies += result.outcome == "fetched"
 
     def write(self) -> None:
-        started = time.perf_counter()
-        batch = self.results
+        """Write every crawl's batch held, each whole or not at all (a savepoint)."""
         if not self.db.in_transaction:
-            self.db.execute("BEGIN")
+            # IMMEDIATE: the write lock is waited for here, not refused at the first write
+            # after a read (the end-of-site steps of a run may have committed meanwhile)
+            self.db.execute("BEGIN IMMEDIATE")
+        for held in self.crawls.values():
+            if held.holds():
+                self._write(held)
+        self.written += self.bodies
+        self.bodies = 0
+
+    def _write(self, held: _Crawl) -> None:
+        started = time.perf_counter()
+        batch, crawl_id = held.results, held.report.crawl_id
+        assert crawl_id is not None
         try:
             with transaction(self.db):  # a savepoint: the batch is written whole or not at all
-                frontier.add(self.db, self.crawl_id, self.adds)
-                stats = self.store.store(batch) if batch else None
+                frontier.add(self.db, crawl_id, held.adds)
+                stats = held.store.store(batch) if batch else None
                 page_links.keep(self.db, (result for result, _ in batch))
-                frontier.mark(self.db, self.crawl_id, self.states)
+                frontier.mark(self.db, crawl_id, held.states)
                 if stats is not None:
                     counts = [getattr(stats, name) for name in COUNTER_FIELDS]
-                    crawl_log.add_counts(self.db, self.crawl_id, counts)
+                    crawl_log.add_counts(self.db, crawl_id, counts)
         except BaseException:
             if self.db.in_transaction:  # the batches before this one stand, as if committed each
                 self.db.execute("COMMIT")
             raise
-        report = self.report
+        report = held.report
         report.batches += 1
         report.pages += len(batch)
         if stats is not None:
@@ -312,8 +392,7 @@ class _Writer:
                 report.counts[name] += getattr(stats, name)
             report.snapshots_new += stats.snapshots_new
         report.store_seconds += time.perf_counter() - started
-        self.written += self.bodies
-        self.results, self.adds, self.states, self.bodies = [], [], [], 0
+        held.results, held.adds, held.states = [], [], []
 
     def parse(self, result: Any) -> Any:
         """The ParseResult of a fetched HTML page; None for anything else."""

@@ -1,0 +1,227 @@
+"""Several [[sites]] crawled together: one fetch loop and one writer, and per site its own
+crawls row, summary, quality gate, exit code and resume state; a slow or failing host holds
+up only its own site; each host keeps its delay however many sites ask it.
+
+Real loopback servers (the bundled site served on several ports, and `tests/fault_server.py`
+for the hosts that stall, answer 500 or refuse connections) and a real archive file.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crawler.cli import cli
+from crawler.config import Settings, Site
+from crawler.engine import CrawlError, CrawlReport, crawl_sites
+from crawler.static_server import StaticServer
+from db.archive import connect_sqlite
+from tests.fault_server import FaultServer, Reply
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+EXPECTED = json.loads((FIXTURES / "expected" / "site.json").read_text(encoding="utf-8"))
+COMPARISONS = EXPECTED["counts"]["comparisons"]
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[list[StaticServer]]:
+    """Three copies of the bundled site, each on its own port (its own host for the crawler)."""
+    site = Path(shutil.copytree(FIXTURES / "site", tmp_path / "site"))
+    with ExitStack() as stack:
+        yield [stack.enter_context(StaticServer(site)) for _ in range(3)]
+
+
+def query(db_path: Path, sql: str, *params: object) -> list[tuple]:
+    db = connect_sqlite(db_path)
+    try:
+        return db.execute(sql, params).fetchall()
+    finally:
+        db.close()
+
+
+def comparisons_of(db_path: Path, origin: str) -> int:
+    return query(db_path, "SELECT count(*) FROM comparisons WHERE url LIKE ?", origin + "/%")[0][0]
+
+
+def gets(server: StaticServer) -> list:
+    return [r for r in server.requests if r.method == "GET"]
+
+
+def refused_origin() -> str:
+    """An origin nothing listens on (a port just released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def write_config(path: Path, db: Path, sites: dict[str, str], **top: object) -> Path:
+    lines = [f'db = "{db}"'] + [f"{key} = {json.dumps(value)}" for key, value in top.items()]
+    for name, origin in sites.items():
+        lines += ["[[sites]]", f'name = "{name}"', f'start_urls = ["{origin}/"]']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_the_sites_of_a_run_crawl_together_each_into_its_own_crawls_row(
+    servers: list[StaticServer], archive_path: Path, tmp_path: Path
+) -> None:
+    names = {f"site {n}": server.origin for n, server in enumerate(servers)}
+    config = write_config(tmp_path / "verdicts.toml", archive_path, names, delay=0.02)
+    result = CliRunner().invoke(cli, ["crawl", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "3 sites crawled together:" in result.output
+    rows = query(archive_path, "SELECT id, status, start_urls, pages_fetched, resumable FROM crawls")
+    assert len(rows) == 3
+    for name, origin in names.items():
+        (row,) = [r for r in rows if json.loads(r[2]) == [origin + "/"]]
+        assert row[1] == "completed" and row[4] == 0
+        assert f"Crawl {row[0]} of {name}: completed" in result.output
+        assert f"  {name}: crawl {row[0]} completed (exit 0)" in result.output
+        assert comparisons_of(archive_path, origin) == COMPARISONS
+    # Together, not in turn: every site had started before any of them was done.
+    spans = [(gets(s)[0].at, gets(s)[-1].at) for s in servers]
+    assert max(first for first, _ in spans) < min(last for _, last in spans)
+    # Every site's pages were parsed and counted in its own row, none in another's.
+    fetched = query(archive_path, "SELECT sum(pages_fetched) FROM crawls")[0][0]
+    assert fetched == query(archive_path, "SELECT count(*) FROM pages WHERE status = 'ok'")[0][0]
+
+
+def test_a_stalling_host_holds_up_no_other_site(servers: list[StaticServer], archive_path: Path) -> None:
+    release = threading.Event()
+    stalled = threading.Event()
+
+    def stall(headers: dict[str, str]) -> Reply:
+        stalled.set()
+        release.wait(60)
+        return Reply(body=b"<html><body><p>late</p></body></html>")
+
+    seen: dict[str, tuple] = {}
+    with FaultServer() as slow:
+        slow.routes["/"] = stall
+        sites = (
+            Site("healthy 1", (servers[0].origin + "/",)),
+            Site("slow", (slow.origin + "/",)),
+            Site("healthy 2", (servers[1].origin + "/",)),
+        )
+
+        def on_report(report: CrawlReport) -> None:
+            # What the archive holds as each site ends: the slow one is still waiting.
+            slow_row = query(archive_path, "SELECT status FROM crawls WHERE id = 2")[0]
+            seen[report.site_name] = (report.status, slow_row[0], stalled.is_set(), release.is_set())
+            if {"healthy 1", "healthy 2"} <= set(seen):
+                release.set()
+
+        settings = Settings(db_path=archive_path, sites=sites, delay=0.0)
+        reports = crawl_sites(settings, sites, on_report=on_report)
+    assert seen["healthy 1"] == ("completed", "running", True, False)
+    assert seen["healthy 2"] == ("completed", "running", True, False)
+    assert list(seen) == ["healthy 1", "healthy 2", "slow"] or list(seen) == [
+        "healthy 2",
+        "healthy 1",
+        "slow",
+    ]
+    assert [r.site_name for r in reports] == ["healthy 1", "slow", "healthy 2"]
+    for server in servers[:2]:
+        assert comparisons_of(archive_path, server.origin) == COMPARISONS
+    statuses = dict(query(archive_path, "SELECT id, status FROM crawls"))
+    assert statuses[1] == statuses[3] == "completed"
+    assert statuses[2] != "running"  # released, the slow site ended too, in its own row
+
+
+def test_failing_hosts_fail_their_own_site_and_the_run_exits_with_the_worst(
+    servers: list[StaticServer], archive_path: Path, tmp_path: Path
+) -> None:
+    with FaultServer() as broken:
+        for path in ("/", "/sitemap.xml"):  # robots.txt: 404, everything allowed
+            broken.routes[path] = [Reply(status=500, body=b"<html>down</html>")]
+        names = {
+            "healthy": servers[0].origin,
+            "errors": broken.origin,
+            "refused": refused_origin(),
+        }
+        config = write_config(tmp_path / "verdicts.toml", archive_path, names, delay=0.0)
+        result = CliRunner().invoke(cli, ["crawl", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    rows = {
+        json.loads(r[0])[0]: r[1:]
+        for r in query(archive_path, "SELECT start_urls, status, error FROM crawls")
+    }
+    assert rows[servers[0].origin + "/"] == ("completed", None)
+    status, error = rows[broken.origin + "/"]
+    assert status == "failed" and "HTTP 500" in error
+    status, error = rows[names["refused"] + "/"]
+    assert status == "failed" and "robots.txt unreachable" in error
+    assert comparisons_of(archive_path, servers[0].origin) == COMPARISONS
+    for name, code in (("healthy", 0), ("errors", 1), ("refused", 1)):
+        assert (
+            f"  {name}: crawl " in result.output
+            and f"(exit {code})" in result.output.split(f"  {name}: ")[-1]
+        )
+
+
+def test_each_host_keeps_its_delay_when_several_sites_share_it(
+    servers: list[StaticServer], archive_path: Path
+) -> None:
+    delay = 0.1
+    shared, alone = servers[0], servers[1]
+    sites = (  # two sites on one host (different start URLs and scopes), one on another
+        Site("a", (shared.origin + "/",), include=("/compare/[c-d]",)),
+        Site("b", (shared.origin + "/about/",), include=("/compare/[k-p]",)),
+        Site("c", (alone.origin + "/",), include=("/compare/[q-s]",)),
+    )
+    settings = Settings(db_path=archive_path, sites=sites, delay=delay, per_host=2)
+    reports = crawl_sites(settings, sites)
+    assert [r.status for r in reports] == ["completed"] * 3, [r.reasons for r in reports]
+    both = gets(shared)
+    assert any(r.path.startswith("/compare/d") for r in both) and any(
+        r.path.startswith("/compare/p") for r in both
+    )
+    for server in (shared, alone):
+        times = sorted(r.at for r in gets(server))
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert len(gaps) >= 4
+        # Never faster than the delay overall (a late first or last request only lengthens
+        # the span), and no two requests to one host nearly together.
+        assert times[-1] - times[0] >= (len(gaps) - 1) * delay
+        assert min(gaps) >= delay / 2, gaps
+    # ... while the two hosts were asked side by side.
+    assert max(gets(shared)[0].at, gets(alone)[0].at) < min(gets(shared)[-1].at, gets(alone)[-1].at)
+
+
+def test_max_pages_and_resume_hold_for_each_site(servers: list[StaticServer], archive_path: Path) -> None:
+    sites = tuple(Site(f"site {n}", (s.origin + "/",)) for n, s in enumerate(servers[:2]))
+    settings = Settings(db_path=archive_path, sites=sites, delay=0.0, max_pages=5)
+    first = crawl_sites(settings, sites)
+    assert [(r.status, r.requests) for r in first] == [("completed", 5), ("completed", 5)]
+    assert query(archive_path, "SELECT resumable FROM crawls ORDER BY id") == [(1,), (1,)]
+    asked = [len(gets(s)) for s in servers[:2]]
+
+    second = crawl_sites(Settings(db_path=archive_path, sites=sites, delay=0.0), sites)
+    assert [r.resumed_from for r in second] == [r.crawl_id for r in first]  # each its own
+    assert [r.status for r in second] == ["completed", "completed"]
+    for server, before in zip(servers[:2], asked, strict=True):
+        assert comparisons_of(archive_path, server.origin) == COMPARISONS
+        # the resumed run did not start over: the pages done before were not asked again unconditionally
+        again = [r.path for r in gets(server)[before:] if not r.conditional]
+        done = {
+            r.path for r in gets(server)[:before] if r.status == 200 and not r.path.endswith((".txt", ".xml"))
+        }
+        assert done and not done & set(again)
+
+
+def test_the_same_start_urls_twice_in_one_run_is_refused(
+    servers: list[StaticServer], archive_path: Path
+) -> None:
+    sites = (Site("one", (servers[0].origin + "/",)), Site("two", (servers[0].origin + "/",)))
+    with pytest.raises(CrawlError, match="sites one and two have the same start URLs"):
+        crawl_sites(Settings(db_path=archive_path, sites=sites), sites)
+    assert not archive_path.exists() or query(archive_path, "SELECT count(*) FROM crawls") == [(0,)]
