@@ -14,6 +14,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -187,7 +188,7 @@ def test_each_host_keeps_its_delay_when_several_sites_share_it(
     )
     for server in (shared, alone):
         times = sorted(r.at for r in gets(server))
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in pairwise(times)]
         assert len(gaps) >= 4
         # Never faster than the delay overall (a late first or last request only lengthens
         # the span), and no two requests to one host nearly together.
