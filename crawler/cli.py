@@ -74,7 +74,7 @@ def crawl_options(func: F) -> F:
     """Flags shared by `crawl` and `schedule`; each overrides verdicts.toml."""
     options = [
         click.option("--delay", type=float, help="Seconds between requests to one host [1.0]."),
-        click.option("--concurrency", type=int, help="Requests in flight overall [16]."),
+        click.option("--concurrency", type=int, help="Requests in flight per site [16]."),
         click.option("--per-host", type=int, help="Requests in flight per host [4]."),
         click.option("--user-agent", help="User-Agent header (names the tool and a contact URL)."),
         click.option("--include", multiple=True, help="Only URLs matching this regex (repeatable)."),

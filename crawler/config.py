@@ -8,7 +8,7 @@ The file (every key optional except each site's `start_urls`)::
 
     db = "archive.db"            # relative to the file's directory
     delay = 1.0                  # seconds between requests to one host
-    concurrency = 16             # requests in flight overall
+    concurrency = 16             # requests in flight per site (sites of a run crawl together)
     per_host = 4                 # requests in flight per host
     user_agent = "verdict-archive/0.1 (+https://example.org/contact)"
     max_pages = 0                # 0 = no limit
