@@ -226,3 +226,35 @@ def test_the_same_start_urls_twice_in_one_run_is_refused(
     with pytest.raises(CrawlError, match="sites one and two have the same start URLs"):
         crawl_sites(Settings(db_path=archive_path, sites=sites), sites)
     assert not archive_path.exists() or query(archive_path, "SELECT count(*) FROM crawls") == [(0,)]
+
+
+def test_each_site_has_its_own_quality_gate_and_the_run_exits_with_the_worst(
+    servers: list[StaticServer], archive_path: Path, tmp_path: Path
+) -> None:
+    from tests.test_never_silent import ABOUT, COMPARISON, INDEX, SHELL, TITLE_ONLY
+
+    root = tmp_path / "unreadable"
+    pages = {
+        "index.html": INDEX,
+        "about/index.html": ABOUT,
+        "compare/quillstream-vs-ghostline/index.html": SHELL,
+        "reviews/dashboards-42/index.html": TITLE_ONLY,
+        "compare/cellwise-vs-querypilot/index.html": COMPARISON.read_text(encoding="utf-8"),
+    }
+    for path, text in pages.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text, encoding="utf-8")
+    with StaticServer(root) as drifted:
+        names = {"healthy": servers[0].origin, "drifted": drifted.origin}
+        config = write_config(tmp_path / "verdicts.toml", archive_path, names, delay=0.0)
+        result = CliRunner().invoke(cli, ["crawl", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    rows = dict(
+        (json.loads(r[0])[0], r[1:])
+        for r in query(archive_path, "SELECT start_urls, status, pages_unreadable FROM crawls")
+    )
+    assert rows[servers[0].origin + "/"] == ("completed", 0)
+    assert rows[drifted.origin + "/"] == ("degraded", 2)
+    assert "  healthy: crawl 1 completed (exit 0)" in result.output
+    assert "  drifted: crawl 2 degraded (exit 2)" in result.output
+    assert f"    {drifted.origin}/compare/quillstream-vs-ghostline/\n" in result.output
