@@ -16,12 +16,14 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from itertools import pairwise
 from pathlib import Path
+from statistics import median
 
 import pytest
 from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.config import Settings, Site
+from crawler.demo import DEMO_SITE
 from crawler.engine import CrawlError, CrawlReport, crawl_sites
 from crawler.static_server import StaticServer
 from db.archive import connect_sqlite
@@ -35,7 +37,7 @@ COMPARISONS = EXPECTED["counts"]["comparisons"]
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[list[StaticServer]]:
     """Three copies of the bundled site, each on its own port (its own host for the crawler)."""
-    site = Path(shutil.copytree(FIXTURES / "site", tmp_path / "site"))
+    site = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
     with ExitStack() as stack:
         yield [stack.enter_context(StaticServer(site)) for _ in range(3)]
 
@@ -175,8 +177,8 @@ def test_each_host_keeps_its_delay_when_several_sites_share_it(
     delay = 0.1
     shared, alone = servers[0], servers[1]
     sites = (  # two sites on one host (different start URLs and scopes), one on another
-        Site("a", (shared.origin + "/",), include=("/compare/[c-d]",)),
-        Site("b", (shared.origin + "/about/",), include=("/compare/[k-p]",)),
+        Site("a", (shared.origin + "/",), include=("/compare/[a-l]",)),
+        Site("b", (shared.origin + "/about/",), include=("/compare/[m-z]",)),
         Site("c", (alone.origin + "/",), include=("/compare/[q-s]",)),
     )
     settings = Settings(db_path=archive_path, sites=sites, delay=delay, per_host=2)
@@ -190,10 +192,11 @@ def test_each_host_keeps_its_delay_when_several_sites_share_it(
         times = sorted(r.at for r in gets(server))
         gaps = [b - a for a, b in pairwise(times)]
         assert len(gaps) >= 4
-        # Never faster than the delay overall (a late first or last request only lengthens
-        # the span), and no two requests to one host nearly together.
-        assert times[-1] - times[0] >= (len(gaps) - 1) * delay
-        assert min(gaps) >= delay / 2, gaps
+        # One host's requests stay `delay` apart whichever site asks: the typical gap is the
+        # delay (two sites each spacing only their own requests would halve it), and the
+        # span is never shorter than the gaps allow, but for a late first request.
+        assert median(gaps) >= 0.8 * delay, gaps
+        assert times[-1] - times[0] >= (len(gaps) - 2) * delay, gaps
     # ... while the two hosts were asked side by side.
     assert max(gets(shared)[0].at, gets(alone)[0].at) < min(gets(shared)[-1].at, gets(alone)[-1].at)
 
