@@ -33,9 +33,11 @@ class EmbeddedRows:
         self.snapshot_ids: list[int] = []
 
     def add(self, snapshot_id: int, parse: ParseResult | None) -> None:
-        if parse is None or not parse.embedded:
+        if parse is None:
             return
-        self.snapshot_ids.append(snapshot_id)
+        self.snapshot_ids.append(snapshot_id)  # a reparse drops what it had, even if none now
+        if not parse.embedded:
+            return
         for item in parse.embedded:
             data = json.dumps(item.data, ensure_ascii=False, separators=(",", ":"), default=str)
             self.embedded.append((snapshot_id, item.kind, data))

@@ -90,7 +90,8 @@ def _listing_values() -> Callable[[Any], tuple[Any, ...]]:
 
 
 def parse_fingerprint(parse: ParseResult) -> str:
-    """Changes whenever anything the parser yields changes (used by reparse).
+    """Changes whenever anything the parser yields changes (used by reparse), the embedded
+    data it read included: a reparse rewrites a page's rows when this changes.
 
     The repr of the records' plain values (str, int, float, None: stable across runs),
     not `to_dict()` + JSON: `asdict` deep-copies, which cost more than all the SQL of a
@@ -108,6 +109,8 @@ def parse_fingerprint(parse: ParseResult) -> str:
     )
     if parse.disagreements:  # (only then: the fingerprints of every other page stay as they were)
         record += ([(d.source, d.field, d.position, d.visible, d.embedded) for d in parse.disagreements],)
+    if parse.embedded:  # the embedded data read: a reader's change is a changed outcome too
+        record += ([(item.kind, item.data) for item in parse.embedded],)
     return hashlib.sha256(repr(record).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 

@@ -147,3 +147,37 @@ def test_the_fingerprint_covers_every_module_parse_page_runs() -> None:
     assert ours and ours <= hashed, ours - hashed
     assert {p.resolve() for p in (ROOT / "parsers").rglob("*.py")} <= hashed
     assert (ROOT / "parsers" / "embedded.py").resolve() in hashed
+
+
+def test_a_changed_embedded_data_reading_is_rewritten(crawled: Path, tmp_path: Path) -> None:
+    """An older embedded-data reader's rows (another item, an extra kind) are a changed
+    outcome: its parse_hash differs, so the reparse rewrites the snapshot's embedded rows."""
+    from dataclasses import replace
+
+    from db.snapshots import decompress
+    from parsers.embedded import Embedded
+
+    path = _copy(crawled, tmp_path)
+    conn = connect_sqlite(path)
+    sid, url, data, how = conn.execute(
+        "SELECT s.id, s.url, b.data, b.compression FROM snapshots s "
+        "JOIN bodies b ON b.sha256 = s.body_sha256 "
+        "WHERE s.id IN (SELECT snapshot_id FROM snapshot_embedded) ORDER BY s.id LIMIT 1"
+    ).fetchone()
+    parse = parse_page(decompress(data, how).decode("utf-8"), url)
+    older = replace(parse, embedded=[Embedded("json-ld", [{"name": "old"}]), Embedded("microdata", [{}])])
+    assert parse_record.parse_fingerprint(older) != parse_record.parse_fingerprint(parse)
+    conn.execute("BEGIN")
+    conn.execute(
+        "UPDATE snapshots SET parse_hash = ?, parsed_with = NULL WHERE id = ?",
+        [parse_record.parse_fingerprint(older), sid],
+    )
+    conn.execute('UPDATE snapshot_embedded SET data = \'[{"name":"old"}]\' WHERE snapshot_id = ?', [sid])
+    conn.execute(
+        "INSERT INTO snapshot_embedded (snapshot_id, kind, data) VALUES (?, 'microdata', '[{}]')", [sid]
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    assert differences(archive_content(path), archive_content(crawled)) != {}
+    assert run_reparse(path, workers=1) == 0
+    assert differences(archive_content(path), archive_content(crawled)) == {}
