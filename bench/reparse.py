@@ -14,8 +14,10 @@ Issue 15 §3's figures. For each size (`--pages`, default 3,000; give it twice, 
    is walked: the walk's cost is per page, its rate is what is compared. It runs in two
    halves, one before and one after the reparses, so both see the same minutes of load;
 3. `verdicts reparse --db COPY` end to end as a subprocess (start-up included): right after
-   the crawls (nothing changed), once more, then `--force` (every page parsed and compared
-   again, as after a parser change).
+   the crawls (nothing changed: every page was read by this parser code), once more, then
+   after a parser change (every snapshot's note made to name other parser code: every page
+   is read again, none changes), then `--force` (every page read again and its rows
+   rebuilt and compared).
 
 It prints wall time, pages/s, CPU of the process tree and peak memory of each leg, the
 ratio of each reparse to the walk in pages/s of wall time (the issue's measure) and in CPU
@@ -117,6 +119,15 @@ def reparse(db: Path, force: bool, name: str, pages: int, logs: Path) -> Leg:
     return Leg(name, pages, wall, cpu, peak, f"{before} -> {load()}", code)
 
 
+def other_code(db: Path) -> None:
+    """Make every snapshot's note say another parser code read it (as after a parser change:
+    every page is read again, and only pages whose outcome changed are rebuilt)."""
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE snapshots SET parsed_with = 'ffffffffffffffff' || substr(parsed_with, 17)")
+    conn.commit()
+    conn.close()
+
+
 def fresh(db: Path) -> bool:
     """Were the archive's snapshots parsed by the current parser code? (Else the cached
     archive predates a parser change and the first reparse would parse everything.)"""
@@ -157,6 +168,10 @@ def measure(pages: int, args: argparse.Namespace, out: Path, work: Path) -> list
     legs = [
         reparse(db, False, "verdicts reparse, after the crawl", len(ids), logs),
         reparse(db, False, "verdicts reparse, again", len(ids), logs),
+    ]
+    other_code(db)
+    legs += [
+        reparse(db, False, "verdicts reparse, after a parser change", len(ids), logs),
         reparse(db, True, "verdicts reparse --force", len(ids), logs),
     ]
     second = walk(db, sample[1::2])
@@ -192,11 +207,9 @@ def report(pages: int, legs: list[Leg]) -> None:
             continue
         wall_ratio = leg.rate / walk_leg.rate
         cpu_ratio = (walk_leg.cpu / walk_leg.pages) / (leg.cpu / leg.pages) if leg.cpu else float("inf")
-        mark = (
-            ""
-            if "--force" in leg.name
-            else f"   target >= {goal}x: {'met' if wall_ratio >= goal else 'NOT met'}"
-        )
+        met = "met" if wall_ratio >= goal else "NOT met"
+        unchanged = "after the crawl" in leg.name or "again" in leg.name  # the issue's case
+        mark = f"   target >= {goal}x: {met}" if unchanged else ""
         print(f"ratio {leg.name} / walk: {wall_ratio:.1f}x wall, {cpu_ratio:.1f}x CPU{mark}")
 
 

@@ -26,6 +26,7 @@ def test_reparse_benchmark_smoke_run(tmp_path: Path) -> None:
     for line in (
         "BeautifulSoup text walk, 1 core",
         "verdicts reparse, after the crawl",
+        "verdicts reparse, after a parser change",
         "verdicts reparse --force",
         "ratio verdicts reparse, after the crawl / walk:",
         "ratio verdicts reparse --force / walk:",
