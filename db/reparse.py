@@ -25,7 +25,6 @@ Exit codes: 0 done, 1 failed, 2 done but fewer complete comparisons.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import sqlite3
 import sys
@@ -228,6 +227,8 @@ def _map(tasks: Iterable[tuple[str, list[str], bool]], workers: int) -> Iterator
     if workers == 1:
         yield from map(parse_pages, tasks)
         return
+    import multiprocessing  # only when there are pages to parse in worker processes
+
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers) as pool:
         pending: deque[Any] = deque()
