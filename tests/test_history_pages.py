@@ -76,6 +76,24 @@ async def test_a_quote_with_markup_renders_as_text(ds: Datasette) -> None:
     assert html.escape("<b>bold</b>", quote=False) in page
 
 
+async def test_every_history_link_keeps_the_base_url(ds: Datasette) -> None:
+    path = ds.databases["archive"].path
+    prefixed = make_datasette(path, settings={"base_url": "/prefix/"})  # its client adds the prefix
+    pages = [
+        f"/archive/comparisons/{CID}",
+        f"/-/history/{CID}",
+        f"/-/history/{CID}/1..2",
+        f"/-/history/{CID}/2..3",
+    ]
+    links = []
+    for page in pages:
+        links += re.findall(r'href="([^"]*history[^"]*)"', await get(prefixed, page))
+    assert len(links) >= 8
+    assert [link for link in links if not link.startswith("/prefix/-/history/")] == []
+    for link in set(links):  # and each answers
+        await get(prefixed, link.removeprefix("/prefix"))
+
+
 async def test_unknown_pages_and_pairs_are_404(ds: Datasette) -> None:
     await get(ds, "/-/history/0000000000000000", 404)
     await get(ds, "/-/history/not-an-id", 404)
