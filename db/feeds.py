@@ -7,11 +7,14 @@ query returns no rows (it takes the max of no timestamps), and a feed with nothi
 yet must still be a valid feed: so this plugin registers the `.atom` renderer itself,
 hands every non-empty result to datasette-atom and writes the empty feed with feedgen
 (the library datasette-atom builds on). Times in the archive carry `+00:00`, which
-feed readers need.
+feed readers need. An entry's text (`atom_content`, quotes as published, markup and all)
+goes out as escaped HTML, one paragraph a line, with a link to the diff page; the link
+(`atom_link`, a path) is made absolute under Datasette's base_url.
 """
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +29,8 @@ def render_atom(
     import datasette_atom
 
     if rows or not datasette_atom.REQUIRED_COLUMNS.issubset(columns):
+        if "atom_content" in columns or "atom_link" in columns:
+            columns, rows = _as_html(datasette, request, columns, rows)
         return datasette_atom.render_atom(
             datasette, request, sql, columns, rows, database, table, query_name, view_name, data
         )
@@ -45,6 +50,27 @@ def render_atom(
     feed.title(title)
     feed.updated(datetime.now(UTC))
     return Response(feed.atom_str(pretty=True), content_type="application/xml; charset=utf-8", status=200)
+
+
+def _as_html(
+    datasette: Any, request: Any, columns: list[str], rows: list[Any]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The rows with `atom_content_html` (escaped text, one paragraph a line, and a link to
+    `atom_link`) in place of `atom_content`, and `atom_link` absolute under base_url."""
+    out = []
+    for row in rows:
+        item = dict(zip(columns, row, strict=True))
+        link = item.get("atom_link")
+        if link:
+            item["atom_link"] = link = datasette.absolute_url(request, datasette.urls.path(link))
+        text = item.pop("atom_content", None) or ""
+        paragraphs = [f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip()]
+        if link:
+            paragraphs.append(f'<p><a href="{html.escape(link)}">What changed on the page</a></p>')
+        item["atom_content_html"] = "\n".join(paragraphs)
+        out.append(item)
+    names = [c for c in columns if c != "atom_content"]
+    return [*names, "atom_content_html"] if "atom_content_html" not in names else names, out
 
 
 class AtomFeeds:

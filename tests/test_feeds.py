@@ -53,21 +53,34 @@ async def test_all_changes(ds: Datasette) -> None:
     titles = sorted(entry.title for entry in parsed.entries)
     assert len(titles) == 2 and titles[0].startswith("price changed · QueryPilot")
     edited = next(e for e in parsed.entries if e.title.startswith("verdict edited"))
+    assert edited.content[0].type == "text/html"
     text = edited.content[0].value
-    assert "Removed: " in text and "Added: " in text and "profile the <whole> dataset" in text
-    assert "/-/history/" in edited.link and ".." in edited.link
+    assert "<p>Removed: " in text and "<p>Added: " in text
+    assert "profile the &lt;whole&gt; dataset" in text and "<whole>" not in text  # the quote's markup as text
+    assert edited.link.startswith("http://localhost/-/history/") and ".." in edited.link
+    assert f'<a href="{edited.link}">' in text
     assert edited.updated_parsed is not None and edited.updated.endswith("+00:00")
 
 
 async def test_one_tool(ds: Datasette) -> None:
     parsed = await feed(ds, "/archive/changes_feed.atom?tool=QueryPilot")
     assert [e.title.split(" · ")[0] for e in parsed.entries] == ["price changed"]
-    assert "$12/user/mo -> $15/user/mo (+25.0 %)" in parsed.entries[0].content[0].value
+    assert "$12/user/mo -&gt; $15/user/mo (+25.0 %)" in parsed.entries[0].content[0].value
 
 
 async def test_price_moves_above_a_threshold(ds: Datasette) -> None:
     assert len((await feed(ds, "/archive/price_moves_feed.atom")).entries) == 1
     assert len((await feed(ds, "/archive/price_moves_feed.atom?pct=30")).entries) == 0
+
+
+async def test_feed_links_keep_the_base_url(ds: Datasette) -> None:
+    prefixed = make_datasette(ds.databases["archive"].path, settings={"base_url": "/prefix/"})
+    parsed = await feed(prefixed, "/archive/changes_feed.atom")  # the client adds the prefix
+    for entry in parsed.entries:
+        assert entry.link.startswith("http://localhost/prefix/-/history/")
+        assert f'<a href="{entry.link}">' in entry.content[0].value
+        response = await prefixed.client.get(entry.link.removeprefix("http://localhost/prefix"))
+        assert response.status_code == 200
 
 
 async def test_an_archive_without_changes_has_valid_empty_feeds(tmp_path: Path) -> None:
