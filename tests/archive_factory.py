@@ -7,6 +7,8 @@ parser's contract) and fetch results as a plain dataclass with FetchResult's fie
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 from crawler.results import FetchResult
 from parsers.model import Listing, ParseResult, Quote
@@ -18,6 +20,29 @@ Fetch = FetchResult
 def at(day: int, hour: int = 12) -> str:
     """A fetch time on day `day` of November 2026 (ISO 8601 UTC, as the fetcher writes)."""
     return f"2026-11-{day:02d}T{hour:02d}:00:00.000000+00:00"
+
+
+def new_crawl(db: Any, day: int, site: str = "example", status: str = "completed") -> int:
+    """A crawls row started on day `day` (a sqlite-utils Database); its id."""
+    row = {"site": site, "start_urls": "[]", "started_at": at(day, 0), "status": status}
+    return int(db["crawls"].insert(row).last_pk)
+
+
+def crawled_on_days(path: Path, url: str, bodies: tuple[str, ...]) -> None:
+    """An archive at `path` where crawl N, on day N, fetched `url` as bodies[N - 1] and the
+    real parser read it: one page's history."""
+    from db.archive import open_archive
+    from db.store import ArchiveWriter
+    from parsers import parse_page
+
+    db = open_archive(path)
+    try:
+        for day, body in enumerate(bodies, start=1):
+            ArchiveWriter(db, new_crawl(db, day, "t")).store(
+                [(fetched(url, body, at(day)), parse_page(body, url))]
+            )
+    finally:
+        db.close()
 
 
 def fetched(url: str, body: bytes | str, when: str, *, etag: str | None = None) -> Fetch:

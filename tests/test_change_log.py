@@ -13,7 +13,7 @@ from db.archive import open_archive
 from db.identity import comparison_id, tool_id
 from db.reparse import run_reparse
 from db.store import ArchiveWriter
-from tests.archive_factory import at, comparison, fetched, listing, other, with_quote
+from tests.archive_factory import at, comparison, fetched, listing, new_crawl, other, with_quote
 
 URL = "https://example.test/compare/alpha-vs-beta"
 URL2 = "https://example.test/compare/gamma-vs-delta"
@@ -27,8 +27,7 @@ def db(archive_path: Path) -> Database:
 
 
 def crawl(db: Database, day: int) -> int:
-    row = {"site": "example", "start_urls": "[]", "started_at": at(day, 0), "status": "completed"}
-    return int(db["crawls"].insert(row).last_pk)  # type: ignore[union-attr]
+    return new_crawl(db, day)
 
 
 def changes(db: Database, crawl_id: int | None = None) -> list[tuple[object, ...]]:

@@ -9,10 +9,7 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.demo import DEMO_SITE
-from db.archive import open_archive
-from db.store import ArchiveWriter
-from parsers import parse_page
-from tests.archive_factory import at, fetched
+from tests.archive_factory import at, crawled_on_days
 
 URL = "https://example.test/compare/cellwise-vs-querypilot/"
 HTML = (DEMO_SITE / "compare" / "cellwise-vs-querypilot" / "index.html").read_text("utf-8")
@@ -23,16 +20,7 @@ EDITED = HTML.replace("profile the dataset", "profile the whole dataset", 1).rep
 
 @pytest.fixture
 def archive(archive_path: Path) -> Path:
-    db = open_archive(archive_path)
-    bodies = (HTML, EDITED, EDITED.replace("whole dataset", "entire dataset"))
-    for day, body in enumerate(bodies, start=1):
-        crawl = int(
-            db["crawls"]
-            .insert({"site": "t", "start_urls": "[]", "started_at": at(day, 0), "status": "completed"})
-            .last_pk
-        )  # type: ignore[union-attr]
-        ArchiveWriter(db, crawl).store([(fetched(URL, body, at(day)), parse_page(body, URL))])
-    db.close()
+    crawled_on_days(archive_path, URL, (HTML, EDITED, EDITED.replace("whole dataset", "entire dataset")))
     return archive_path
 
 

@@ -10,11 +10,8 @@ import pytest
 from datasette.app import Datasette
 
 from crawler.demo import DEMO_SITE
-from db.archive import open_archive
 from db.publish import make_datasette
-from db.store import ArchiveWriter
-from parsers import parse_page
-from tests.archive_factory import at, fetched
+from tests.archive_factory import crawled_on_days
 
 URL = "https://example.test/compare/cellwise-vs-querypilot/"
 HTML = (DEMO_SITE / "compare" / "cellwise-vs-querypilot" / "index.html").read_text("utf-8")
@@ -24,12 +21,7 @@ SECOND = HTML.replace("profile the dataset", "profile the &lt;whole&gt; dataset"
 
 
 def archive(path: Path, bodies: tuple[str, ...]) -> Datasette:
-    db = open_archive(path)
-    for day, body in enumerate(bodies, start=1):
-        row = {"site": "t", "start_urls": "[]", "started_at": at(day, 0), "status": "completed"}
-        crawl = int(db["crawls"].insert(row).last_pk)  # type: ignore[union-attr]
-        ArchiveWriter(db, crawl).store([(fetched(URL, body, at(day)), parse_page(body, URL))])
-    db.close()
+    crawled_on_days(path, URL, bodies)
     return make_datasette(path)
 
 

@@ -10,7 +10,7 @@ from sqlite_utils import Database
 from db.archive import open_archive
 from db.identity import tool_id
 from db.store import ArchiveWriter
-from tests.archive_factory import at, comparison, fetched, listing, other, with_quote
+from tests.archive_factory import at, comparison, fetched, listing, new_crawl, other, with_quote
 
 URL = "https://example.test/compare/alpha-vs-beta"
 URL2 = "https://example.test/compare/alpha-vs-gamma"
@@ -22,8 +22,7 @@ def db(archive_path: Path) -> Database:
 
 
 def crawl(db: Database, day: int, site: str = "example") -> int:
-    row = {"site": site, "start_urls": "[]", "started_at": at(day, 0), "status": "completed"}
-    return int(db["crawls"].insert(row).last_pk)  # type: ignore[union-attr]
+    return new_crawl(db, day, site)
 
 
 def test_a_page_that_changes_between_two_crawls(db: Database) -> None:

@@ -11,12 +11,9 @@ import pytest
 from datasette.app import Datasette
 
 from crawler.demo import DEMO_SITE
-from db.archive import open_archive
 from db.identity import comparison_id
 from db.publish import make_datasette
-from db.store import ArchiveWriter
-from parsers import parse_page
-from tests.archive_factory import at, fetched
+from tests.archive_factory import at, crawled_on_days
 
 URL = "https://example.test/compare/cellwise-vs-querypilot/"
 HTML = (DEMO_SITE / "compare" / "cellwise-vs-querypilot" / "index.html").read_text("utf-8")
@@ -28,12 +25,7 @@ THIRD = SECOND.replace("profile the whole dataset", "profile the &lt;b&gt;bold&l
 @pytest.fixture(scope="module")
 def ds(tmp_path_factory: pytest.TempPathFactory) -> Datasette:
     path = tmp_path_factory.mktemp("history") / "archive.db"
-    db = open_archive(path)
-    for day, body in enumerate((HTML, SECOND, THIRD), start=1):
-        row = {"site": "t", "start_urls": "[]", "started_at": at(day, 0), "status": "completed"}
-        crawl = int(db["crawls"].insert(row).last_pk)  # type: ignore[union-attr]
-        ArchiveWriter(db, crawl).store([(fetched(URL, body, at(day)), parse_page(body, URL))])
-    db.close()
+    crawled_on_days(path, URL, (HTML, SECOND, THIRD))
     return make_datasette(path)
 
 

@@ -10,7 +10,7 @@ from db import summaries
 from db.archive import connect_sqlite, open_archive
 from db.snapshots import read_body
 from db.store import ArchiveWriter
-from tests.archive_factory import at, comparison, fetched, listing
+from tests.archive_factory import at, comparison, fetched, listing, new_crawl
 
 MERGE_SQL = Path(__file__).resolve().parent.parent / "docs" / "merge.sql"
 #: Tables the recipe leaves out: a crawl's work queue, bookkeeping, and what is recomputed.
@@ -22,11 +22,7 @@ SHARED = "https://shared.example/compare/alpha-vs-delta"
 
 def build(path: Path, url: str, day: int, price: str) -> None:
     db = open_archive(path)
-    crawl = int(
-        db["crawls"]
-        .insert({"site": url, "start_urls": "[]", "started_at": at(day, 0), "status": "completed"})
-        .last_pk
-    )  # type: ignore[union-attr]
+    crawl = new_crawl(db, day, url)
     parse = comparison("Alpha", url.rsplit("-", 1)[1].rstrip("/").title())
     shared = comparison(
         "Alpha", "Delta", listings=[listing(1, "Alpha", price, float(price[1:3])), listing(2, "Delta")]

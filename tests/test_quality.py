@@ -12,7 +12,7 @@ from db.archive import open_archive
 from db.quality import assess_crawl
 from db.store import ArchiveWriter
 from parsers.model import ParseResult, Quote
-from tests.archive_factory import at, comparison, fetched, listing, other
+from tests.archive_factory import at, comparison, fetched, listing, new_crawl, other
 
 PAGES = 20
 
@@ -27,8 +27,7 @@ def url(i: int) -> str:
 
 
 def crawl(db: Database, day: int, site: str = "example") -> int:
-    row = {"site": site, "start_urls": "[]", "started_at": at(day, 0), "status": "running"}
-    return int(db["crawls"].insert(row).last_pk)  # type: ignore[union-attr]
+    return new_crawl(db, day, site, status="running")
 
 
 def good(i: int) -> ParseResult:
