@@ -247,13 +247,18 @@ def read_config(path: Path) -> dict[str, Any]:
     return data
 
 
-def _site(entry: Any, index: int) -> Site:
-    where = f"sites[{index}]"
+def _check_table(entry: Any, where: str, keys: set[str], shape: str) -> None:
+    """One [[sites]] or [[notify]] entry is a table of known settings, or a ConfigError."""
     if not isinstance(entry, dict):
-        raise ConfigError(f"{where} must be a table.")
-    unknown = sorted(set(entry) - _SITE_KEYS)
+        raise ConfigError(f"{where} must be {shape}.")
+    unknown = sorted(set(entry) - keys)
     if unknown:
         raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}.")
+
+
+def _site(entry: Any, index: int) -> Site:
+    where = f"sites[{index}]"
+    _check_table(entry, where, _SITE_KEYS, "a table")
     start_urls = _string_list(entry, "start_urls", where)
     if not start_urls:
         raise ConfigError(f"{where} needs at least one URL in start_urls.")
@@ -278,11 +283,7 @@ def _notify(entry: Any, index: int) -> NotifyTarget:
     from db.changes import KINDS
 
     where = f"notify[{index}]"
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where} must be a table ([[notify]]).")
-    unknown = sorted(set(entry) - _NOTIFY_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}.")
+    _check_table(entry, where, _NOTIFY_KEYS, "a table ([[notify]])")
     urls = _string_list(entry, "urls", where)
     if not urls:
         raise ConfigError(f"{where} needs at least one URL in urls (an apprise URL, e.g. json://host/path).")
