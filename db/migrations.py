@@ -546,3 +546,16 @@ def m0120_parsed_with(db: Database) -> None:
     `verdicts reparse` skips a snapshot the current code already read (issue 15 §3). NULL on
     older rows: the next reparse reads them."""
     db.execute("ALTER TABLE snapshots ADD COLUMN parsed_with TEXT")
+
+
+@step("0130_text_conflicts")
+def m0130_text_conflicts(db: Database) -> None:
+    """Verdict texts credited to more than one tool, kept as a summary (verdict_conflicts read
+    them by grouping every verdict per click); `(text_key, tool_id)` covers that count and
+    replaces the `text_key` index, its prefix."""
+    from db import summaries
+
+    summaries.create(db.conn)
+    db.execute("DROP INDEX IF EXISTS idx_verdicts_text_key")
+    db.execute("INSERT OR IGNORE INTO summary_dirty_text_keys SELECT DISTINCT text_key FROM verdicts")
+    summaries.refresh(db.conn)

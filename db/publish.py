@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,7 +35,9 @@ from db.feeds import ATOM_FEEDS
 from db.history_plugin import HISTORY_PAGES
 from db.publish_access import PUBLIC_TABLES_ONLY, authorizer, readable_relations
 from db.publish_links import ID_LINKS
+from db.publish_markdown import MARKDOWN_TEMPLATES
 from db.publish_stream import Downloads, send_whole_relation, whole_relation_request
+from db.views import COUNT_AS
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +68,15 @@ SETTINGS: dict[str, Any] = {
 }
 
 #: Third-party plugins the published archive may load; anything else is disabled.
-#: datasette-dashboards draws the charts; it renders markdown cards with
-#: datasette-render-markdown and loads datasette-leaflet, both its own dependencies.
-ALLOWED_PLUGINS: frozenset[str] = frozenset(
-    {"datasette_dashboards", "datasette_render_markdown", "datasette_leaflet"}
-)
+#: datasette-dashboards draws the charts; it loads datasette-leaflet, its own dependency.
+ALLOWED_PLUGINS: frozenset[str] = frozenset({"datasette_dashboards", "datasette_leaflet"})
 
 
 #: Installed plugins whose work one of ours does (quietly unregistered): db/feeds.py renders
-#: `.atom` with datasette-atom's renderer, plus a valid empty feed where it answers 500.
-REPLACED_PLUGINS: frozenset[str] = frozenset({"datasette_atom"})
+#: `.atom` with datasette-atom's renderer, plus a valid empty feed where it answers 500;
+#: db/publish_markdown.py offers datasette-render-markdown's template helpers without its
+#: costly hook on every cell.
+REPLACED_PLUGINS: frozenset[str] = frozenset({"datasette_atom", "datasette_render_markdown"})
 
 
 #: Request methods a visitor may use; anything else could only be an attempt to change data.
@@ -85,11 +87,27 @@ class ArchiveNotFound(Exception):
     """The path given to serve is not an existing file."""
 
 
+#: Datasette 0.65's row count of a whole table or view page: `select count(*) from NAME `.
+_WHOLE_COUNT = re.compile(r"select count\(\*\) from \[?(\w+)\]?\s*")
+
+
+def whole_count(sql: str) -> str:
+    """`sql`, or for the whole count of a view in `COUNT_AS`, the same count from its table."""
+    match = _WHOLE_COUNT.fullmatch(sql)
+    if match and match[1] in COUNT_AS:
+        return f"select count(*) from [{COUNT_AS[match[1]]}]"
+    return sql
+
+
 class ReadOnlyDatabase(DatasetteDatabase):
     """A Datasette database that refuses every write, whoever asks (a plugin, a hook)."""
 
     async def execute_write_fn(self, fn: Any, block: bool = True) -> Any:
         raise Forbidden("The published archive is read-only.")
+
+    async def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        # Page counts of one-row-per-row views are their table's (db.views.COUNT_AS).
+        return await super().execute(whole_count(sql), *args, **kwargs)
 
     def __init__(self, ds: Datasette, *, readable: frozenset[str], **kwargs: Any) -> None:
         super().__init__(ds, **kwargs)
@@ -148,7 +166,7 @@ READ_ONLY_GUARD = ReadOnlyGuard()
 #: id(Datasette) -> the limits and counts of its streamed downloads (set by make_datasette).
 DOWNLOADS: dict[int, Downloads] = {}
 #: The project's own plugins, registered on every Datasette it makes.
-OUR_PLUGINS = (READ_ONLY_GUARD, ID_LINKS, PUBLIC_TABLES_ONLY, HISTORY_PAGES, ATOM_FEEDS)
+OUR_PLUGINS = (READ_ONLY_GUARD, ID_LINKS, PUBLIC_TABLES_ONLY, HISTORY_PAGES, ATOM_FEEDS, MARKDOWN_TEMPLATES)
 
 
 def load_metadata(path: Path = METADATA_PATH) -> dict[str, Any]:

@@ -9,6 +9,7 @@ pages only: table pages keep Datasette's own foreign-key links.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import markupsafe
@@ -47,6 +48,13 @@ class IdLinks:
 
     __name__ = "verdict_archive_id_links"
 
+    def __init__(self) -> None:
+        # Datasette -> {(database, table): the table's URL}: built once, not once a cell (a
+        # 1,000-row query page has thousands of id cells).
+        self._tables: weakref.WeakKeyDictionary[Datasette, dict[tuple[str, str], str]] = (
+            weakref.WeakKeyDictionary()
+        )
+
     @hookimpl
     def render_cell(
         self, row: Any, value: Any, column: str, table: str | None, database: str, datasette: Datasette
@@ -54,8 +62,11 @@ class IdLinks:
         target = link_target(column, table, value)
         if target is None:
             return None
-        href = f"{datasette.urls.table(database, target)}/{tilde_encode(str(value))}"
-        return markupsafe.Markup('<a href="{}">{}</a>').format(href, value)
+        tables = self._tables.setdefault(datasette, {})
+        base = tables.get((database, target))
+        if base is None:
+            base = tables[database, target] = datasette.urls.table(database, target)
+        return markupsafe.Markup('<a href="{}">{}</a>').format(f"{base}/{tilde_encode(str(value))}", value)
 
 
 ID_LINKS = IdLinks()

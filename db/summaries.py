@@ -13,10 +13,13 @@ refreshed where the archive changes, and the views are thin selects over them:
 - `summary_price_pairs`: (comparison, tool) pairs whose entry price ever changed
   (price_changes, entry_price_changes, the price change chart);
 - `summary_tools`: per tool, pages, listings, distinct prices, verdicts, average panel
-  score and latest prices (tool_overview and the tool pickers of queries and charts).
+  score and latest prices (tool_overview and the tool pickers of queries and charts);
+- `summary_text_conflicts`: the verdict texts credited to more than one tool, with how
+  many (verdict_conflicts' "different tools"; migration 0130).
 
 Triggers on the base tables record each comparison whose rows changed in
-`summary_dirty` (a re-crawl's 304s change nothing there); `refresh` recomputes the
+`summary_dirty` (a re-crawl's 304s change nothing there) and each verdict text added or
+removed in `summary_dirty_text_keys`; `refresh` recomputes the
 summaries of those comparisons (and of the verdicts on them) and empties it. Per-tool
 figures are recomputed whole: "latest price" follows every fetch's time, not just
 changes, and 548 tools cost one pass over `listings`. `rebuild` recomputes everything
@@ -35,24 +38,32 @@ import time
 from typing import Any
 
 #: Tables this module owns (never public API: the views over them are).
-TABLES = ("summary_verdicts", "summary_current_listings", "summary_price_pairs", "summary_tools")
+TABLES = (
+    "summary_verdicts",
+    "summary_current_listings",
+    "summary_price_pairs",
+    "summary_tools",
+    "summary_text_conflicts",
+)
+#: Tables of rows waiting for `refresh`.
+DIRTY = ("summary_dirty", "summary_dirty_verdicts", "summary_dirty_text_keys")
 
 SCHEMA = """
-CREATE TABLE summary_dirty (
+CREATE TABLE IF NOT EXISTS summary_dirty (
     comparison_id TEXT PRIMARY KEY
 ) WITHOUT ROWID;
-CREATE TABLE summary_dirty_verdicts (
+CREATE TABLE IF NOT EXISTS summary_dirty_verdicts (
     verdict_id TEXT PRIMARY KEY
 ) WITHOUT ROWID;
-CREATE TABLE summary_verdicts (
+CREATE TABLE IF NOT EXISTS summary_verdicts (
     verdict_id TEXT PRIMARY KEY,
     pages INTEGER NOT NULL,
     current_pages INTEGER NOT NULL,
     seats INTEGER NOT NULL,
     first_crawl_id INTEGER
 ) WITHOUT ROWID;
-CREATE INDEX idx_summary_verdicts_pages ON summary_verdicts(pages);
-CREATE TABLE summary_current_listings (
+CREATE INDEX IF NOT EXISTS idx_summary_verdicts_pages ON summary_verdicts(pages);
+CREATE TABLE IF NOT EXISTS summary_current_listings (
     comparison_id TEXT NOT NULL,
     position INTEGER NOT NULL,
     tool_id TEXT NOT NULL,
@@ -63,15 +74,15 @@ CREATE TABLE summary_current_listings (
     entry_price_kind TEXT,
     PRIMARY KEY (comparison_id, position)
 ) WITHOUT ROWID;
-CREATE INDEX idx_summary_current_tool ON summary_current_listings(tool_id);
-CREATE TABLE summary_price_pairs (
+CREATE INDEX IF NOT EXISTS idx_summary_current_tool ON summary_current_listings(tool_id);
+CREATE TABLE IF NOT EXISTS summary_price_pairs (
     comparison_id TEXT NOT NULL,
     tool_id TEXT NOT NULL,
     complete_prices INTEGER NOT NULL,
     moved INTEGER NOT NULL,
     PRIMARY KEY (comparison_id, tool_id)
 ) WITHOUT ROWID;
-CREATE TABLE summary_tools (
+CREATE TABLE IF NOT EXISTS summary_tools (
     tool_id TEXT PRIMARY KEY,
     pages INTEGER NOT NULL,
     listings INTEGER NOT NULL,
@@ -82,41 +93,66 @@ CREATE TABLE summary_tools (
     entry_price TEXT,
     entry_price_kind TEXT
 ) WITHOUT ROWID;
-CREATE TRIGGER summary_dirty_comparison_new AFTER INSERT ON comparisons BEGIN
+CREATE TRIGGER IF NOT EXISTS summary_dirty_comparison_new AFTER INSERT ON comparisons BEGIN
     INSERT INTO summary_dirty SELECT new.id
         WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.id);
 END;
-CREATE TRIGGER summary_dirty_comparison AFTER UPDATE OF snapshot_id, gone_at, complete, content_hash
-ON comparisons WHEN old.snapshot_id IS NOT new.snapshot_id OR old.gone_at IS NOT new.gone_at
+CREATE TRIGGER IF NOT EXISTS summary_dirty_comparison
+AFTER UPDATE OF snapshot_id, gone_at, complete, content_hash ON comparisons
+WHEN old.snapshot_id IS NOT new.snapshot_id OR old.gone_at IS NOT new.gone_at
     OR old.complete IS NOT new.complete OR old.content_hash IS NOT new.content_hash
 BEGIN
     INSERT INTO summary_dirty SELECT new.id
         WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.id);
 END;
-CREATE TRIGGER summary_dirty_listing_new AFTER INSERT ON listings BEGIN
+CREATE TRIGGER IF NOT EXISTS summary_dirty_listing_new AFTER INSERT ON listings BEGIN
     INSERT INTO summary_dirty SELECT new.comparison_id
         WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.comparison_id);
 END;
-CREATE TRIGGER summary_dirty_listing_gone AFTER DELETE ON listings BEGIN
+CREATE TRIGGER IF NOT EXISTS summary_dirty_listing_gone AFTER DELETE ON listings BEGIN
     INSERT INTO summary_dirty SELECT old.comparison_id
         WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = old.comparison_id);
 END;
-CREATE TRIGGER summary_dirty_appearance_new AFTER INSERT ON verdict_appearances BEGIN
+CREATE TRIGGER IF NOT EXISTS summary_dirty_appearance_new AFTER INSERT ON verdict_appearances BEGIN
     INSERT INTO summary_dirty SELECT new.comparison_id
         WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.comparison_id);
 END;
-CREATE TRIGGER summary_dirty_appearance_gone AFTER DELETE ON verdict_appearances BEGIN
+CREATE TRIGGER IF NOT EXISTS summary_dirty_appearance_gone AFTER DELETE ON verdict_appearances BEGIN
     INSERT INTO summary_dirty SELECT old.comparison_id
         WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = old.comparison_id);
     INSERT INTO summary_dirty_verdicts SELECT old.verdict_id
         WHERE NOT EXISTS (SELECT 1 FROM summary_dirty_verdicts WHERE verdict_id = old.verdict_id);
 END;
-CREATE TRIGGER summary_dirty_appearance AFTER UPDATE OF reviewer_seat, complete, first_crawl_id
+CREATE TRIGGER IF NOT EXISTS summary_dirty_appearance AFTER UPDATE OF reviewer_seat, complete, first_crawl_id
 ON verdict_appearances WHEN old.reviewer_seat IS NOT new.reviewer_seat
     OR old.complete IS NOT new.complete OR old.first_crawl_id IS NOT new.first_crawl_id
 BEGIN
     INSERT INTO summary_dirty SELECT new.comparison_id
         WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.comparison_id);
+END;
+CREATE TABLE IF NOT EXISTS summary_dirty_text_keys (
+    text_key TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS summary_text_conflicts (
+    text_key TEXT PRIMARY KEY,
+    tools INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_verdicts_text_key_tool ON verdicts(text_key, tool_id);
+CREATE TRIGGER IF NOT EXISTS summary_dirty_verdict_new AFTER INSERT ON verdicts BEGIN
+    INSERT INTO summary_dirty_text_keys SELECT new.text_key
+        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty_text_keys WHERE text_key = new.text_key);
+END;
+CREATE TRIGGER IF NOT EXISTS summary_dirty_verdict_gone AFTER DELETE ON verdicts BEGIN
+    INSERT INTO summary_dirty_text_keys SELECT old.text_key
+        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty_text_keys WHERE text_key = old.text_key);
+END;
+CREATE TRIGGER IF NOT EXISTS summary_dirty_verdict AFTER UPDATE OF text_key, tool_id ON verdicts
+WHEN old.text_key IS NOT new.text_key OR old.tool_id IS NOT new.tool_id
+BEGIN
+    INSERT INTO summary_dirty_text_keys SELECT old.text_key
+        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty_text_keys WHERE text_key = old.text_key);
+    INSERT INTO summary_dirty_text_keys SELECT new.text_key
+        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty_text_keys WHERE text_key = new.text_key);
 END;
 """
 
@@ -169,6 +205,16 @@ WHERE a.verdict_id IN (
 GROUP BY a.verdict_id
 """
 
+#: Texts of dirty keys credited to more than one tool (the covering index above: no table reads).
+_TEXT_CONFLICTS = """
+INSERT INTO summary_text_conflicts
+SELECT text_key, count(DISTINCT tool_id)
+FROM verdicts
+WHERE text_key IN (SELECT text_key FROM summary_dirty_text_keys)
+GROUP BY text_key
+HAVING count(DISTINCT tool_id) > 1
+"""
+
 #: Per tool, in one pass over listings (plus the verdict counts).
 _TOOLS = """
 INSERT INTO summary_tools
@@ -208,7 +254,8 @@ LEFT JOIN per_tool p ON p.tool_id = t.id
 
 
 def create(conn: Any) -> None:
-    """Create the summary tables and the triggers that mark changed comparisons (a migration)."""
+    """Create whatever is missing of the summary tables, their indexes and the triggers that
+    mark changed rows (migrations 0050 and 0130: every statement may run again)."""
     statement = ""
     for line in SCHEMA.splitlines(keepends=True):
         statement += line
@@ -230,9 +277,8 @@ def refresh(conn: Any, tools: bool = False) -> int:
     if own:
         conn.execute("BEGIN")
     try:
-        dirty = conn.execute(
-            "SELECT (SELECT count(*) FROM summary_dirty) + (SELECT count(*) FROM summary_dirty_verdicts)"
-        ).fetchone()[0]
+        counts = " + ".join(f"(SELECT count(*) FROM {table})" for table in DIRTY)
+        dirty = conn.execute(f"SELECT {counts}").fetchone()[0]
         if dirty:
             for table in ("summary_current_listings", "summary_price_pairs"):
                 conn.execute(f"DELETE FROM {table} WHERE comparison_id IN ({_DIRTY})")
@@ -243,8 +289,13 @@ def refresh(conn: Any, tools: bool = False) -> int:
                 "summary_dirty_verdicts) AND verdict_id NOT IN (SELECT verdict_id FROM verdict_appearances)"
             )
             conn.execute(_VERDICTS)
-            conn.execute("DELETE FROM summary_dirty")
-            conn.execute("DELETE FROM summary_dirty_verdicts")
+            conn.execute(
+                "DELETE FROM summary_text_conflicts WHERE text_key IN "
+                "(SELECT text_key FROM summary_dirty_text_keys)"
+            )
+            conn.execute(_TEXT_CONFLICTS)
+            for table in DIRTY:
+                conn.execute(f"DELETE FROM {table}")
         if dirty or tools:
             conn.execute("DELETE FROM summary_tools")
             conn.execute(_TOOLS)
@@ -263,10 +314,10 @@ def refresh(conn: Any, tools: bool = False) -> int:
 
 
 def is_dirty(conn: Any) -> bool:
-    """Whether rows changed since the last refresh (two small reads)."""
+    """Whether rows changed since the last refresh (three small reads)."""
     conn = conn if isinstance(conn, sqlite3.Connection) else conn.conn
     row = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM summary_dirty) OR EXISTS (SELECT 1 FROM summary_dirty_verdicts)"
+        "SELECT " + " OR ".join(f"EXISTS (SELECT 1 FROM {table})" for table in DIRTY)
     ).fetchone()
     return bool(row[0])
 
@@ -285,6 +336,7 @@ def rebuild(conn: Any) -> int:
             "INSERT OR IGNORE INTO summary_dirty SELECT DISTINCT comparison_id FROM listings "
             "UNION SELECT DISTINCT comparison_id FROM verdict_appearances"
         )
+        conn.execute("INSERT OR IGNORE INTO summary_dirty_text_keys SELECT DISTINCT text_key FROM verdicts")
         count = refresh(conn, tools=True)
         if own:
             conn.execute("COMMIT")

@@ -162,10 +162,8 @@ WHERE c.gone_crawl_id = cp.crawl_id
 WITH conflicts AS MATERIALIZED (
     -- the same words filed under more than one tool (a misattribution) ...
     SELECT 'different tools' AS conflict, v.id AS verdict_id
-    FROM verdicts v
-    WHERE v.text_key IN (
-        SELECT text_key FROM verdicts GROUP BY text_key HAVING count(DISTINCT tool_id) > 1
-    )
+    FROM summary_text_conflicts k
+    CROSS JOIN verdicts v ON v.text_key = k.text_key
     UNION ALL
     -- ... or one verdict standing in different reviewer rows on different pages
     SELECT 'different seats', verdict_id
@@ -274,6 +272,12 @@ JOIN snapshots s ON s.id = d.snapshot_id
 LEFT JOIN crawls cr ON cr.id = s.crawl_id
 """,
 }
+
+
+#: Views with exactly one row per row of a table (the table drives, every join is a LEFT JOIN
+#: on a unique key), so their row count is the table's: Datasette's count on their pages is
+#: answered from the table (db/publish.py), not by joining every row (1.2 s at 100,000 pages).
+COUNT_AS: dict[str, str] = {"current_comparisons": "comparisons"}
 
 
 def view_sql(name: str) -> str:

@@ -34,6 +34,7 @@ from db.publish import (
     metadata_for,
 )
 from db.publish_stream import whole_relation_request
+from db.views import COUNT_AS, VIEWS
 
 CRAWL_1 = "2026-11-20T03:00:00+00:00"
 CRAWL_2 = "2026-11-23T03:00:00+00:00"
@@ -386,18 +387,64 @@ async def test_foreign_keys_show_names(ds: Datasette) -> None:
     assert {row["comparison_id"]["label"] for row in listings["rows"]} >= {"Cursor vs Windsurf"}
 
 
-@pytest.mark.parametrize(
-    ("table", "facets"),
-    [
-        ("tools", {"category"}),
-        ("verdicts", {"tool_id", "reviewer_seat"}),
-        ("listings", {"entry_price_kind", "tool_id"}),
-    ],
-)
+async def test_page_counts_of_one_row_per_row_views_come_from_their_table(sample_path: Path) -> None:
+    """Datasette counts a view page's rows by running the view whole; for the views of
+    COUNT_AS it counts their table instead (exact: one row per row), and says the same."""
+    traced = make_datasette(sample_path, settings={"trace_debug": True})
+    for view, table in COUNT_AS.items():
+        data = await get_json(traced, f"/{DATABASE_NAME}/{view}.json?_trace=1")
+        (expected,) = sql_rows(sample_path, f"select count(*) from [{view}]")[0]
+        assert (
+            data["filtered_table_rows_count"]
+            == expected
+            == sql_rows(sample_path, f"select count(*) from {table}")[0][0]
+        )
+        sqls = [trace["sql"] for trace in data["_trace"]["traces"]]
+        assert f"select count(*) from [{table}]" in sqls
+        assert not any(sql.startswith(f"select count(*) from {view}") for sql in sqls)
+        filtered = await get_json(traced, f"/{DATABASE_NAME}/{view}.json?complete=1")
+        (expected,) = sql_rows(sample_path, f"select count(*) from [{view}] where complete = 1")[0]
+        assert filtered["filtered_table_rows_count"] == expected  # a filtered count runs the view
+
+
+def test_count_as_views_have_one_row_per_row_of_their_table() -> None:
+    """The table drives the view and every join is a LEFT JOIN on a unique key (the shape
+    that makes the counts equal); tests/test_summaries.py checks the counts on an archive."""
+    for view, table in COUNT_AS.items():
+        sql = VIEWS[view]
+        assert re.search(rf"\bFROM {table} \w+\s", sql)
+        joins = re.findall(r"(\w+)\s+JOIN\b", sql)
+        assert joins and all(word.upper() == "LEFT" for word in joins), (view, joins)
+        assert "GROUP BY" not in sql.upper() and "WHERE" not in sql.upper()
+
+
+@pytest.mark.parametrize(("table", "facets"), [("tools", {"category"}), ("crawls", {"status"})])
 async def test_default_facets(ds: Datasette, table: str, facets: set[str]) -> None:
     data = await get_json(ds, f"/{DATABASE_NAME}/{table}.json")
     assert facets <= set(data["facet_results"])
     assert not any(result["truncated"] for result in data["facet_results"].values())
+
+
+#: Relations that stay small whatever the site's size: the only ones with default facets.
+SMALL_RELATIONS = {"tools", "crawls", "crawl_field_stats", "notifications", "changes_per_crawl"}
+
+
+def test_only_small_relations_have_default_facets() -> None:
+    """A default facet groups its whole table or view on every visit: seconds at 100,000 pages."""
+    tables = load_metadata()["databases"]["archive"]["tables"]
+    assert {name for name, table in tables.items() if table.get("facets")} <= SMALL_RELATIONS
+
+
+@pytest.mark.parametrize(("table", "facet"), [("verdicts", "tool_id"), ("listings", "entry_price_kind")])
+async def test_big_tables_facet_on_request(ds: Datasette, sample_path: Path, table: str, facet: str) -> None:
+    plain = await get_json(ds, f"/{DATABASE_NAME}/{table}.json")
+    assert not plain["facet_results"]
+    data = await get_json(ds, f"/{DATABASE_NAME}/{table}.json?_facet={facet}")
+    counts = {row["value"]: row["count"] for row in data["facet_results"][facet]["results"]}
+    expected = sql_rows(
+        sample_path, f"select {facet}, count(*) from {table} where {facet} is not null group by 1"
+    )
+    assert counts == dict(expected) and counts
 
 
 # --- canned queries ---------------------------------------------------------------------

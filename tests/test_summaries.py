@@ -72,6 +72,32 @@ NOW = {
 }
 
 
+#: Views as they were before a rewrite, on the base tables alone, whole rows: each view must
+#: answer exactly these rows (analysts' saved SQL reads them).
+OLD_VIEWS = {
+    "verdict_conflicts": """
+        WITH conflicts AS MATERIALIZED (
+            SELECT 'different tools' AS conflict, v.id AS verdict_id
+            FROM verdicts v
+            WHERE v.text_key IN (
+                SELECT text_key FROM verdicts GROUP BY text_key HAVING count(DISTINCT tool_id) > 1
+            )
+            UNION ALL
+            SELECT 'different seats', verdict_id
+            FROM verdict_appearances
+            GROUP BY verdict_id
+            HAVING count(DISTINCT reviewer_seat) > 1
+        )
+        SELECT v.text_key, k.conflict, v.id AS verdict_id, v.tool_id, t.name AS tool_name,
+            a.reviewer_seat, a.comparison_id, c.url, v.text, a.first_seen, a.last_seen
+        FROM conflicts k
+        CROSS JOIN verdicts v ON v.id = k.verdict_id
+        JOIN tools t ON t.id = v.tool_id
+        CROSS JOIN verdict_appearances a ON a.verdict_id = v.id
+        JOIN comparisons c ON c.id = a.comparison_id""",
+}
+
+
 def rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
     return sorted(conn.execute(sql).fetchall(), key=repr)
 
@@ -90,6 +116,8 @@ def assert_consistent(conn: sqlite3.Connection) -> None:
     assert kept == rebuilt
     for name, sql in FROM_SCRATCH.items():
         assert rows(conn, NOW[name]) == rows(conn, sql), name
+    for name, sql in OLD_VIEWS.items():
+        assert rows(conn, f"SELECT * FROM [{name}]") == rows(conn, sql), name
 
 
 def crawl_row(conn: sqlite3.Connection, day: int) -> int:
@@ -217,3 +245,40 @@ def test_a_real_crawl_ends_with_summaries_exact(
         assert state.fetchone()[0].split()[0] == "1"  # one comparison recomputed at the second crawl's end
     finally:
         conn.close()
+
+
+def test_conflicts_of_both_kinds_keep_the_old_answer(conn: sqlite3.Connection) -> None:
+    """The same words about two tools, and one verdict in two reviewer rows: verdict_conflicts
+    answers the rows of its old whole-archive definition, after every crawl."""
+    first = comparison("Alpha", "Beta")
+    store(conn, 1, [(fetched(URLS[0], "<p>1</p>", at(1)), first)])
+    assert_consistent(conn)
+    assert conn.execute("SELECT count(*) FROM verdict_conflicts").fetchone()[0] == 0
+
+    # Alpha's seat-1 words, now credited to Gamma; Alpha's seat-2 quote in seat 3 on another page.
+    borrowed = with_quote(comparison("Gamma", "Delta"), 0, first.quotes[0].text)
+    moved = comparison("Alpha", "Epsilon")
+    quotes = list(moved.quotes)
+    quotes[4] = replace(first.quotes[2], reviewer_seat=3)
+    moved = replace(moved, quotes=quotes)
+    store(
+        conn,
+        2,
+        [(fetched(URLS[1], "<p>2</p>", at(2)), borrowed), (fetched(URLS[2], "<p>3</p>", at(2)), moved)],
+    )
+    assert_consistent(conn)
+    kinds = dict(
+        conn.execute("SELECT conflict, count(*) FROM verdict_conflicts GROUP BY conflict").fetchall()
+    )
+    assert set(kinds) == {"different tools", "different seats"}
+    assert conn.execute("SELECT count(*) FROM summary_text_conflicts").fetchone()[0] == 1
+
+    # A merge or a hand edit that removes the borrowed verdict: its text conflicts no more.
+    conn.execute(
+        "DELETE FROM verdict_appearances WHERE comparison_id IN (SELECT id FROM comparisons WHERE url = ?)",
+        [URLS[1]],
+    )
+    conn.execute("DELETE FROM verdicts WHERE tool_id = (SELECT id FROM tools WHERE name = 'Gamma')")
+    summaries.refresh(conn)
+    assert_consistent(conn)
+    assert conn.execute("SELECT count(*) FROM summary_text_conflicts").fetchone()[0] == 0
