@@ -17,9 +17,11 @@ from crawler.engine import crawl
 from crawler.static_server import StaticServer
 from db import summaries
 from db.archive import connect_sqlite, open_archive
+from db.publish import make_datasette
 from db.reparse import run_reparse
 from db.store import ArchiveWriter
 from parsers import parse_page
+from parsers.model import ParseResult
 from tests.archive_factory import at, comparison, fetched, listing, other, with_quote
 from tests.conftest import FIXTURES
 
@@ -247,15 +249,11 @@ def test_a_real_crawl_ends_with_summaries_exact(
         conn.close()
 
 
-def test_conflicts_of_both_kinds_keep_the_old_answer(conn: sqlite3.Connection) -> None:
-    """The same words about two tools, and one verdict in two reviewer rows: verdict_conflicts
-    answers the rows of its old whole-archive definition, after every crawl."""
+def store_conflicts(conn: sqlite3.Connection) -> ParseResult:
+    """Crawl 1: one page; crawl 2: Alpha's seat-1 words credited to Gamma on a second page, and
+    Alpha's seat-2 quote in seat 3 on a third: conflicts of both kinds. Returns crawl 1's parse."""
     first = comparison("Alpha", "Beta")
     store(conn, 1, [(fetched(URLS[0], "<p>1</p>", at(1)), first)])
-    assert_consistent(conn)
-    assert conn.execute("SELECT count(*) FROM verdict_conflicts").fetchone()[0] == 0
-
-    # Alpha's seat-1 words, now credited to Gamma; Alpha's seat-2 quote in seat 3 on another page.
     borrowed = with_quote(comparison("Gamma", "Delta"), 0, first.quotes[0].text)
     moved = comparison("Alpha", "Epsilon")
     quotes = list(moved.quotes)
@@ -266,6 +264,17 @@ def test_conflicts_of_both_kinds_keep_the_old_answer(conn: sqlite3.Connection) -
         2,
         [(fetched(URLS[1], "<p>2</p>", at(2)), borrowed), (fetched(URLS[2], "<p>3</p>", at(2)), moved)],
     )
+    return first
+
+
+def test_conflicts_of_both_kinds_keep_the_old_answer(conn: sqlite3.Connection) -> None:
+    """The same words about two tools, and one verdict in two reviewer rows: verdict_conflicts
+    answers the rows of its old whole-archive definition, after every crawl."""
+    store(conn, 1, [(fetched(URLS[0], "<p>1</p>", at(1)), comparison("Alpha", "Beta"))])
+    assert_consistent(conn)
+    assert conn.execute("SELECT count(*) FROM verdict_conflicts").fetchone()[0] == 0
+
+    store_conflicts(conn)
     assert_consistent(conn)
     kinds = dict(
         conn.execute("SELECT conflict, count(*) FROM verdict_conflicts GROUP BY conflict").fetchall()
@@ -282,3 +291,18 @@ def test_conflicts_of_both_kinds_keep_the_old_answer(conn: sqlite3.Connection) -
     summaries.refresh(conn)
     assert_consistent(conn)
     assert conn.execute("SELECT count(*) FROM summary_text_conflicts").fetchone()[0] == 0
+
+
+async def test_published_conflicts_are_the_archives(conn: sqlite3.Connection, archive_path: Path) -> None:
+    """Through Datasette (whose visitors read only public tables, db/publish_access.py) the
+    view answers the same rows as on the archive itself."""
+    store_conflicts(conn)
+    expected = rows(conn, "SELECT conflict, verdict_id, comparison_id, reviewer_seat FROM verdict_conflicts")
+    ds = make_datasette(archive_path)
+    response = await ds.client.get("/archive/verdict_conflicts.json?_shape=array&_size=max")
+    assert response.status_code == 200
+    served = [
+        (r["conflict"], r["verdict_id"], r["comparison_id"], r["reviewer_seat"]) for r in response.json()
+    ]
+    assert sorted(served, key=repr) == expected
+    assert {row[0] for row in expected} == {"different tools", "different seats"}
