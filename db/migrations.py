@@ -559,3 +559,14 @@ def m0130_text_conflicts(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS idx_verdicts_text_key")
     db.execute("INSERT OR IGNORE INTO summary_dirty_text_keys SELECT DISTINCT text_key FROM verdicts")
     summaries.refresh(db.conn)
+
+
+@step("0131_serve_indexes")
+def m0131_serve_indexes(db: Database) -> None:
+    """Indexes for published questions that read a whole table per click at 100,000 pages:
+    the panel-score chart groups the current listings by score; the new-verdicts query picks
+    the newest verdicts by first_seen."""
+    from db import summaries
+
+    summaries.create(db.conn)  # idx_summary_current_panel
+    db.execute("CREATE INDEX IF NOT EXISTS idx_verdicts_first_seen ON verdicts(first_seen)")

@@ -9,6 +9,7 @@ pages only: table pages keep Datasette's own foreign-key links.
 
 from __future__ import annotations
 
+import re
 import weakref
 from typing import Any
 
@@ -32,6 +33,10 @@ ID_COLUMNS: dict[str, str] = {
     "page_id": "pages",
     "crawl_id": "crawls",
 }
+
+
+#: What Datasette's tilde encoding leaves unchanged (and HTML needs no escaping of).
+_KEPT_BY_TILDE_ENCODING = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def link_target(column: str, table: str | None, value: Any) -> str | None:
@@ -65,8 +70,12 @@ class IdLinks:
         tables = self._tables.setdefault(datasette, {})
         base = tables.get((database, target))
         if base is None:
-            base = tables[database, target] = datasette.urls.table(database, target)
-        return markupsafe.Markup('<a href="{}">{}</a>').format(f"{base}/{tilde_encode(str(value))}", value)
+            base = tables[database, target] = str(markupsafe.escape(datasette.urls.table(database, target)))
+        text = str(value)
+        # Ids are hex digits or numbers (what tilde encoding keeps as is); escaped parts
+        # joined by hand, since Markup.format costs several times as much per cell.
+        key = text if _KEPT_BY_TILDE_ENCODING.fullmatch(text) else markupsafe.escape(tilde_encode(text))
+        return markupsafe.Markup(f'<a href="{base}/{key}">{markupsafe.escape(text)}</a>')
 
 
 ID_LINKS = IdLinks()

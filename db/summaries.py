@@ -138,6 +138,7 @@ CREATE TABLE IF NOT EXISTS summary_text_conflicts (
     tools INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_verdicts_text_key_tool ON verdicts(text_key, tool_id);
+CREATE INDEX IF NOT EXISTS idx_summary_current_panel ON summary_current_listings(panel_ship_pct);
 CREATE TRIGGER IF NOT EXISTS summary_dirty_verdict_new AFTER INSERT ON verdicts BEGIN
     INSERT INTO summary_dirty_text_keys SELECT new.text_key
         WHERE NOT EXISTS (SELECT 1 FROM summary_dirty_text_keys WHERE text_key = new.text_key);
