@@ -88,6 +88,14 @@ def crawl_options(func: F) -> F:
             "full: sync every commit (slower) [normal].",
         ),
         click.option("--timeout", type=float, help="Seconds one page may take in all [120]."),
+        click.option(
+            "--render",
+            type=click.Choice(["plain", "browser"]),
+            help="plain: parse pages as served; browser: load each page in headless Chromium "
+            "and parse the DOM its scripts build, for sites that send an empty shell "
+            "(needs `pip install 'verdict-archive[browser]'` and Chromium) [plain, or each "
+            "site's render in verdicts.toml].",
+        ),
     ]
     for option in reversed(options):
         func = option(func)

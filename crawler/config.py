@@ -19,6 +19,7 @@ The file (every key optional except each site's `start_urls`)::
     transport = "aiohttp"        # or "httpx": httpx's own client and pool (slower, ~3x CPU)
     lock_timeout = 60.0          # seconds to wait for another command's archive lock (0: fail at once)
     durability = "normal"        # or "full": sync every commit (survives power loss; slower)
+    chromium = "/usr/bin/chromium"  # the browser for render = "browser" (or $VERDICTS_CHROMIUM)
 
     [[sites]]
     name = "example"
@@ -26,6 +27,7 @@ The file (every key optional except each site's `start_urls`)::
     hosts = ["www.example.org"]  # widens the scope beyond the start URLs' hosts
     include = ["/compare/"]      # regexes; a URL must match one (when given)
     exclude = ["\\?print="]      # regexes; a URL matching one is skipped
+    render = "plain"             # or "browser": parse the DOM headless Chromium builds (docs/render.md)
 
     public_url = "https://archive.example.org"   # where the archive is served: diff links
 
@@ -73,13 +75,16 @@ _TOP_KEYS = {
     "sites",
     "notify",
     "public_url",
+    "chromium",
 }
 TRANSPORTS = ("aiohttp", "httpx")
 DURABILITIES = ("normal", "full")
 DEFAULT_LOCK_TIMEOUT = 60.0  # db.lock.DEFAULT_TIMEOUT (not imported: settings stay below db/)
 DEFAULT_MAX_CRAWL_DELAY = 60.0
 DEFAULT_TIMEOUT = 120.0
-_SITE_KEYS = {"name", "start_urls", "hosts", "include", "exclude"}
+_SITE_KEYS = {"name", "start_urls", "hosts", "include", "exclude", "render"}
+#: How a site's HTML pages are read: as served, or as headless Chromium renders them.
+RENDERS = ("plain", "browser")
 _NOTIFY_KEYS = {"urls", "on", "tools", "min_price_change_pct"}
 
 
@@ -96,6 +101,7 @@ class Site:
     hosts: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    render: str = RENDERS[0]  # "browser": pages are parsed as Chromium renders them (crawler/render.py)
 
     @property
     def scope_hosts(self) -> frozenset[str]:
@@ -128,6 +134,7 @@ class Settings:
     address_is_private: Callable[[Any], bool] | None = None
     notify: tuple[NotifyTarget, ...] = ()  # [[notify]] blocks (crawler/notify.py)
     public_url: str | None = None  # where the archive is published: links in notifications
+    chromium: str | None = None  # the browser's executable (None: $VERDICTS_CHROMIUM or the default)
 
     def zone(self) -> ZoneInfo:
         """The schedule's time zone: the configured one, else the machine's local zone."""
@@ -154,11 +161,13 @@ def load_settings(
     lock_timeout: float | None = None,
     durability: str | None = None,
     timeout: float | None = None,
+    render: str | None = None,
 ) -> Settings:
     """Read `config_path` (or ./verdicts.toml when it exists) and apply the flags.
 
     Start URLs given as arguments replace the file's sites with one site made of
-    them; include/exclude flags are added to every site's patterns.
+    them; include/exclude flags are added to every site's patterns; `render` applies to
+    every site.
     """
     path = config_path
     if path is None and DEFAULT_CONFIG.is_file():
@@ -177,6 +186,10 @@ def load_settings(
         sites = tuple(
             replace(s, include=s.include + extra_include, exclude=s.exclude + extra_exclude) for s in sites
         )
+    if render is not None:
+        if render not in RENDERS:
+            raise ConfigError(f"--render must be one of {', '.join(RENDERS)}.")
+        sites = tuple(replace(s, render=render) for s in sites)
 
     file_db = data.get("db")
     settings = Settings(
@@ -197,6 +210,7 @@ def load_settings(
         timeout=_number(data, "timeout", float, minimum=0.1, default=DEFAULT_TIMEOUT),
         notify=tuple(_notify(entry, index) for index, entry in enumerate(data.get("notify", []))),
         public_url=_public_url(data),
+        chromium=_optional_string(data, "chromium"),
     )
     if db_path is None and file_db and path is not None:
         settings = replace(settings, db_path=base / file_db)
@@ -267,6 +281,9 @@ def _site(entry: Any, index: int) -> Site:
     _check_patterns(include, f"{where}.include")
     _check_patterns(exclude, f"{where}.exclude")
     hosts = tuple(h.lower() for h in _string_list(entry, "hosts", where))
+    render = entry.get("render", RENDERS[0])
+    if render not in RENDERS:
+        raise ConfigError(f"{where}.render must be one of {', '.join(map(repr, RENDERS))}, not {render!r}.")
     name = entry.get("name", f"site {index + 1}")
     if not isinstance(name, str):
         raise ConfigError(f"{where}.name must be a string.")
@@ -276,6 +293,7 @@ def _site(entry: Any, index: int) -> Site:
         hosts=hosts,
         include=include,
         exclude=exclude,
+        render=render,
     )
 
 
@@ -349,6 +367,15 @@ def _number(data: Mapping[str, Any], key: str, kind: type, *, minimum: float, de
 
 def _string(data: Mapping[str, Any], key: str, default: str) -> str:
     value = data.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"`{key}` must be a non-empty string.")
+    return value
+
+
+def _optional_string(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"`{key}` must be a non-empty string.")
     return value

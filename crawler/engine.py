@@ -100,6 +100,10 @@ class CrawlReport:
     #: Candidate comparisons no layout read (the first 10 URLs) and how many (db/quality.py).
     unreadable: list[str] = field(default_factory=list)
     unreadable_count: int = 0
+    #: Of those, how many look client-rendered (an app shell: parsers/candidates.py).
+    client_rendered: int = 0
+    render: str = "plain"  # the site's render setting
+    rendered: Any = None  # crawler.render.RenderStats when render = "browser"
 
     @property
     def exit_code(self) -> int:
@@ -113,6 +117,11 @@ def run_crawl(settings: Settings) -> int:
         raise click.ClickException(
             "No start URLs: give some on the command line or add [[sites]] to verdicts.toml."
         )
+    if any(site.render == "browser" for site in settings.sites):
+        try:  # before anything is fetched or written: the browser must be there
+            _check_browser(settings)
+        except CrawlError as error:
+            raise click.ClickException(str(error)) from None
     with stop_on_signals() as stop:
         try:
             reports = crawl_sites(
@@ -140,6 +149,16 @@ def format_run(reports: list[CrawlReport]) -> str:
             f"{r.requests} requests, {fetched} pages fetched, {r.seconds:.1f} s"
         )
     return "\n".join(lines)
+
+
+def _check_browser(settings: Settings) -> str:
+    """The browser's executable; CrawlError with the install command when it is missing."""
+    from crawler.render import BrowserMissing, check_browser
+
+    try:
+        return check_browser(settings.chromium)
+    except BrowserMissing as error:
+        raise CrawlError(str(error)) from None
 
 
 @contextlib.contextmanager
@@ -200,6 +219,8 @@ def crawl_sites(
             first = names[plan.report.site]
             raise CrawlError(f"sites {first} and {plan.site.name} have the same start URLs: crawl them once")
         names[plan.report.site] = plan.site.name
+    if any(plan.site.render == "browser" for plan in plans):
+        _check_browser(settings)  # before the archive is opened or anything fetched
     lock = ArchiveLock(settings.db_path, timeout=settings.lock_timeout, purpose="crawl")
     try:
         lock.acquire()
@@ -236,7 +257,7 @@ class _Plan:
         starts = [url for url in (try_canonicalize(u) for u in site.start_urls) if url]
         if not starts:
             raise CrawlError(f"no usable start URLs for {site.name}")
-        report = CrawlReport(site_name=site.name, site=crawl_log.site_key(starts))
+        report = CrawlReport(site_name=site.name, site=crawl_log.site_key(starts), render=site.render)
         return cls(site, starts, Scope(site.scope_hosts, site.include, site.exclude), report)
 
 
@@ -620,6 +641,10 @@ def _conclude(
 
             quality = assess_crawl(db, report.crawl_id)
             report.unreadable, report.unreadable_count = quality.unreadable, quality.unreadable_count
+            if quality.unreadable_count:
+                from db.renders import count_client_rendered
+
+                report.client_rendered = count_client_rendered(db, report.crawl_id)
             if quality.degraded:
                 status = "degraded"
                 report.reasons.extend(f"quality: {reason}" for reason in quality.reasons)
@@ -693,6 +718,7 @@ class _Loop:
         self.extract_links: Any = None
         self.iter_sitemap: Any = None
         self.stored_links = StoredLinks(settings.db_path, MAX_LINKS_PER_PAGE)
+        self.renderer: Any = None  # crawler.render.Renderer for a render = "browser" site
 
     async def run(
         self, seeds: list[Entry], known: set[str], fresh: bool, starts: list[str], shared: Any = None
@@ -708,7 +734,10 @@ class _Loop:
         sender = asyncio.create_task(self._sender())
         watcher = asyncio.create_task(self._watch_stop())
         try:
-            async with Fetcher(fetch_settings(self.settings, self.scope.hosts), shared=shared) as fetcher:
+            fetching = Fetcher(fetch_settings(self.settings, self.scope.hosts), shared=shared)
+            async with fetching as fetcher, contextlib.AsyncExitStack() as browser:
+                if self.site.render == "browser" and not await self._open_renderer(fetcher, browser):
+                    return
                 origins = sorted({origin_of(url) for url in starts})
                 rules = [await fetcher.robots(origin) for origin in origins]
                 if not any(r.reachable for r in rules):
@@ -756,6 +785,22 @@ class _Loop:
             with contextlib.suppress(Exception):
                 await sender
 
+    async def _open_renderer(self, fetcher: Any, stack: contextlib.AsyncExitStack) -> bool:
+        """Start the shared browser (crawler/render.py); False, with the cause in `error`, if it
+        cannot start (nothing has been fetched yet)."""
+        from crawler.render import Renderer
+
+        renderer = Renderer(
+            fetcher, _check_browser(self.settings), self.scope.hosts, user_agent=self.settings.user_agent
+        )
+        try:
+            self.renderer = await stack.enter_async_context(renderer)
+        except Exception as error:
+            self.error = f"the browser could not start: {type(error).__name__}: {str(error).splitlines()[0]}"
+            return False
+        self.report.rendered = renderer.stats
+        return True
+
     async def _watch_stop(self) -> None:
         while not self.stop.is_set():
             await asyncio.sleep(0.1)
@@ -787,6 +832,8 @@ class _Loop:
                     result = await fetcher.fetch(
                         entry.url, etag=etag, last_modified=modified, kind_hint=entry.kind, decode=False
                     )
+                    if self.renderer is not None and result.outcome == "fetched" and result.kind == "html":
+                        result = await self.renderer.render(result)  # a 304 is never rendered
                     if result.kind == "sitemap" and result.outcome == "fetched":
                         # its URLs go in chunks as they are read; the writer stores no sitemap
                         await self._discover_sitemap(result, entry)
@@ -856,8 +903,8 @@ class _Loop:
                 result = replace(result, links=tuple(urls))
         elif result.outcome == "fetched" and result.body:
             # UTF-8 bytes go straight to lexbor; only other encodings are decoded first
-            html: str | bytes = result.body
-            if result.encoding != "utf-8":
+            html: str | bytes = result.body if result.rendered is None else result.rendered
+            if result.rendered is None and result.encoding != "utf-8":
                 from crawler.encoding import decode_as
 
                 html = decode_as(result.body, result.encoding or "utf-8")

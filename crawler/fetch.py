@@ -301,7 +301,9 @@ class Fetcher:
     ) -> FetchResult:
         """Fetch canonical `url`; every network or server problem becomes an outcome.
 
-        `kind_hint="sitemap"` also keeps XML and gzip bodies; otherwise only HTML is kept.
+        `kind_hint="sitemap"` also keeps XML and gzip bodies; `"resource"` keeps any body (the
+        subrequests of a page rendered in the browser, crawler/render.py); otherwise only HTML
+        is kept.
         `decode=False` leaves `text` None but still names the page's `encoding` (the crawl
         engine sends only bytes on, so decoding them here would be wasted work).
         """
@@ -543,7 +545,10 @@ class Fetcher:
         content_type = reply.content_type = header("content-type")
         reply.etag = header("etag")
         reply.last_modified = header("last-modified")
-        kind = "robots" if kind_hint == "robots" else kind_from_content_type(content_type, kind_hint)
+        if kind_hint in ("robots", "resource"):  # resource: a rendered page's subrequest, any type
+            kind = kind_hint
+        else:
+            kind = kind_from_content_type(content_type, kind_hint)
         if kind == "other":
             await _drain(response, length, self._errors)
             return reply

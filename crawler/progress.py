@@ -149,6 +149,7 @@ def format_summary(report: CrawlReport) -> str:
         lines.extend(f"    {url}" for url in report.unreadable)
         if report.unreadable_count > len(report.unreadable):
             lines.append(f"    ... and {report.unreadable_count - len(report.unreadable)} more")
+    lines.extend(render_lines(report))
     errors = report.writer.parse_errors if report.writer is not None else []
     if errors:
         lines.append(f"  parse errors ({counts.get('parse_errors', len(errors))}):")
@@ -166,3 +167,33 @@ def format_summary(report: CrawlReport) -> str:
 
         lines.extend(summary_lines(report.notifications))
     return "\n".join(lines)
+
+
+def render_lines(report: CrawlReport) -> list[str]:
+    """What the browser did (render = "browser"), or the hint to use it when a plain crawl
+    found unreadable pages that look client-rendered (parsers/candidates.py)."""
+    stats = report.rendered
+    if stats is None:
+        if report.render == "plain" and report.client_rendered:
+            return [
+                f"  {report.client_rendered} of the unreadable pages look client-rendered (an empty shell "
+                'its scripts fill in): set render = "browser" in the site\'s [[sites]] block of '
+                "verdicts.toml, or crawl with --render browser (docs/render.md)"
+            ]
+        return []
+    blocked = sum(stats.blocked.values())
+    lines = [
+        f"  rendered in the browser: {stats.pages} pages ({stats.failed} failed, "
+        f"{stats.timed_out} cut at the idle timeout); subrequests {stats.subrequests} fetched, "
+        f"{blocked} blocked"
+        + (" (" + ", ".join(f"{n} {why}" for why, n in stats.blocked.most_common()) + ")" if blocked else "")
+    ]
+    shown = list(dict.fromkeys(stats.examples))[:SUMMARY_FAILURES]
+    lines.extend(f"    blocked {url}: {why}" for url, why in shown)
+    lines.extend(f"    render failed {url}: {why}" for url, why in stats.errors)
+    if report.client_rendered:
+        lines.append(
+            f"  {report.client_rendered} pages still look client-rendered after rendering: "
+            "see the blocked subrequests above"
+        )
+    return lines

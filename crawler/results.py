@@ -41,6 +41,8 @@ class FetchResult:
     #: The page's outgoing links (absolute, page order) when the crawl read them: from the
     #: fetched body, or from the stored one on a 304; kept with the body (db/page_links.py).
     links: tuple[str, ...] | None = None
+    #: The DOM headless Chromium built from `body` (crawler/render.py); None when not rendered.
+    rendered: str | None = None
 
     def __reduce__(self) -> tuple[type[FetchResult], tuple[Any, ...]]:
         return FetchResult, _values(self)

@@ -58,6 +58,7 @@ class Request:
     status: int
     conditional: bool  # sent If-None-Match or If-Modified-Since
     at: float = 0.0  # time.monotonic() when it was answered: spacing per host in tests
+    user_agent: str | None = None  # the User-Agent header sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +166,9 @@ class StaticServer:
         if method not in ("GET", "HEAD"):
             status, body, out = 405, b"", [("Allow", "GET, HEAD")]
         with self._lock:
-            self.requests.append(Request(method, target, status, conditional, time.monotonic()))
+            self.requests.append(
+                Request(method, target, status, conditional, time.monotonic(), headers.get("user-agent"))
+            )
         head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}"]
         head += [f"{name}: {value}" for name, value in out]
         if status != 304:

@@ -411,7 +411,7 @@ class _Writer:
             self.parse_page = parse_page
         url = result.final_url or result.url
         try:
-            html = result.text
+            html = getattr(result, "rendered", None) or result.text  # the DOM Chromium built, if any
             if html is None:  # the engine sends bytes only; decode as the fetcher did
                 from crawler.encoding import decode_as
 

@@ -570,3 +570,10 @@ def m0131_serve_indexes(db: Database) -> None:
 
     summaries.create(db.conn)  # idx_summary_current_panel
     db.execute("CREATE INDEX IF NOT EXISTS idx_verdicts_first_seen ON verdicts(first_seen)")
+
+
+@step("0100_rendered_snapshots")
+def m0100_rendered_snapshots(db: Database) -> None:
+    """The HTML a browser built from a snapshot (issue 16): `render = "browser"` sites keep the
+    bytes as served and, beside them, the rendered DOM that was parsed (db/renders.py)."""
+    db.execute("ALTER TABLE snapshots ADD COLUMN rendered_sha256 TEXT REFERENCES bodies(sha256)")

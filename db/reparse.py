@@ -40,6 +40,7 @@ from db.archive import connect_read_only, open_current, transaction
 from db.identity import comparison_id
 from db.lock import DEFAULT_TIMEOUT, archive_lock
 from db.parse_record import decode_body, parse_columns
+from db.renders import PARSED_ENCODING, PARSED_SHA
 from db.snapshots import decompress, existing_keys
 
 if TYPE_CHECKING:  # the parsers are imported by the processes that parse, when they do
@@ -52,11 +53,12 @@ PROGRESS_SECONDS = 1.0
 #: start-up, imports included, costs as much as parsing a few hundred pages).
 SMALL_RUN = 400
 
-_SNAPSHOTS = """
+#: Each snapshot's parsed text: the HTML a browser rendered when there is one (db/renders.py).
+_SNAPSHOTS = f"""
 SELECT s.id, s.url, s.fetched_at, coalesce(s.last_seen, s.fetched_at), s.crawl_id,
-       coalesce(s.last_crawl_id, s.crawl_id), s.encoding, s.parse_hash, s.parsed_with, b.data,
+       coalesce(s.last_crawl_id, s.crawl_id), {PARSED_ENCODING}, s.parse_hash, s.parsed_with, b.data,
        b.compression
-FROM snapshots s JOIN bodies b ON b.sha256 = s.body_sha256
+FROM snapshots s JOIN bodies b ON b.sha256 = {PARSED_SHA}
 WHERE s.page_id = ? AND (s.parse_status IS NOT NULL OR s.content_type LIKE '%html%')
 ORDER BY s.fetched_at, s.id
 """

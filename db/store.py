@@ -8,6 +8,9 @@ crash never leaves half a page. Per fetch outcome:
   body nothing new is written but `last_seen` (no snapshot, no counts); otherwise a
   snapshot row records the fetch and its parse outcome, and the parse is ingested
   (db/ingest.py: tools, comparisons, listings, verdicts, appearances, with history).
+  A page rendered in the browser (crawler/render.py) also has its rendered HTML stored
+  as a body, named by `snapshots.rendered_sha256`; it is what was parsed, and a new
+  rendering of the same bytes is a new snapshot too (db/renders.py, docs/render.md).
 - "not_modified": only `last_seen` moves (on the page, its latest snapshot and the
   rows that snapshot yields).
 - "failed" / "skipped" / "disallowed": the page row records status and error.
@@ -42,6 +45,7 @@ from db.fetch_log import FetchLog
 from db.identity import page_id
 from db.ingest import IngestItem, Revisit, ingest, revisit
 from db.parse_record import parse_values
+from db.renders import latest_renders, rendered_body
 from db.snapshots import compress, sha256_hex
 
 if TYPE_CHECKING:
@@ -143,8 +147,8 @@ WHERE url IN (?3, ?4) AND gone_at IS NULL
 _SNAPSHOT_INSERT = """
 INSERT INTO snapshots (id, page_id, url, crawl_id, fetched_at, http_status, content_type, etag,
     last_modified, encoding, body_sha256, last_seen, last_crawl_id, parse_status, parse_problems,
-    parser, parser_version, parse_missing, parse_hash, parsed_with)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?5, ?4, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+    parser, parser_version, parse_missing, parse_hash, parsed_with, rendered_sha256)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?5, ?4, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
 """
 _SNAPSHOT_SEEN = """
 UPDATE snapshots SET last_seen = max(last_seen, ?1), last_crawl_id = coalesce(?2, last_crawl_id)
@@ -255,6 +259,10 @@ class ArchiveWriter:
         crawl_id = self.crawl_id
         shas = {pid: sha256_hex(result.body) for result, _, pid in run if result.outcome == "fetched"}
         current = dict(conn.execute(_CURRENT_BODIES, [json.dumps(list(shas))])) if shas else {}
+        renders = {pid: rendered_body(result) for result, _, pid in run if result.outcome == "fetched"}
+        renders = {pid: found for pid, found in renders.items() if found is not None}
+        # a rendered page is unchanged when its bytes and its rendering both are
+        rendered_now = latest_renders(conn, [pid for pid in renders if current.get(pid) == shas[pid]])
         fetched: list[tuple[Any, ...]] = []
         not_modified: list[tuple[Any, ...]] = []
         others: list[tuple[Any, ...]] = []
@@ -295,10 +303,13 @@ class ArchiveWriter:
                     sha,
                 )
             )
-            if current.get(pid) == sha:
+            render = renders.get(pid)
+            if current.get(pid) == sha and (render is None or rendered_now.get(pid) == render[0]):
                 seen_again.append((pid, seen))
                 continue
             bodies.setdefault(sha, result.body)
+            if render is not None:
+                bodies.setdefault(*render)
             final = result.final_url or url
             snapshots.append(
                 (
@@ -314,6 +325,7 @@ class ArchiveWriter:
                     result.encoding,
                     sha,
                     *parse_values(parse),
+                    render[0] if render is not None else None,
                 )
             )
             if parse is not None:

@@ -51,10 +51,10 @@ ON CONFLICT (id) DO UPDATE SET
 
 INSERT INTO main.snapshots (id, page_id, url, crawl_id, fetched_at, http_status, content_type, etag,
     last_modified, encoding, body_sha256, parse_status, parse_problems, parser, parser_version,
-    last_seen, last_crawl_id, parse_missing, parse_hash, parsed_with)
+    last_seen, last_crawl_id, parse_missing, parse_hash, parsed_with, rendered_sha256)
 SELECT id + o.snapshot, page_id, url, crawl_id + o.crawl, fetched_at, http_status, content_type, etag,
     last_modified, encoding, body_sha256, parse_status, parse_problems, parser, parser_version,
-    last_seen, last_crawl_id + o.crawl, parse_missing, parse_hash, parsed_with
+    last_seen, last_crawl_id + o.crawl, parse_missing, parse_hash, parsed_with, rendered_sha256
 FROM other.snapshots, merge_offsets o;
 
 INSERT INTO main.tools (id, name, category, tagline, description, first_seen, last_seen, details_seen)

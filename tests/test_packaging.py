@@ -57,8 +57,14 @@ def imported_distributions(folders: list[str]) -> dict[str, set[str]]:
     return found
 
 
+#: Extras of optional features: the package imports them only when the feature is used.
+FEATURE_EXTRAS = ("browser",)
+
+
 def test_the_package_declares_exactly_what_it_imports() -> None:
     declared = {_name(r) for r in PYPROJECT["project"]["dependencies"]}
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    declared |= {_name(r) for extra in FEATURE_EXTRAS for r in extras[extra]}
     imported = imported_distributions(["crawler", "db", "parsers"])
     undeclared = {dist: sorted(paths) for dist, paths in imported.items() if dist not in declared}
     assert undeclared == {}, "imported, so declare them in pyproject.toml"
