@@ -174,3 +174,36 @@ def test_reparse_reads_the_rendered_html(run: Run, tmp_path: Path) -> None:
     before = {slug: archived(copy, f"{run.origin}/compare/{slug}/") for slug in SLUGS}
     assert run_reparse(copy, force=True, workers=1) == 0
     assert {slug: archived(copy, f"{run.origin}/compare/{slug}/") for slug in SLUGS} == before
+
+
+async def test_subrequests_wait_for_the_crawls_own_politeness_slots() -> None:
+    """The Renderer asks the crawl's Fetcher, so every subrequest takes a slot of its one
+    politeness scheduler (per-host delay and concurrency), as a plain fetch does."""
+    from crawler.fetch import Fetcher, FetchSettings
+    from crawler.politeness import Politeness
+    from crawler.render import Renderer, check_browser
+
+    slug = next(p.stem for p in (RENDERED / "data").glob("*.json"))  # a page whose script fetches data
+    with StaticServer(RENDERED) as server:
+        host = server.origin.split("//")[1].split(":")[0]
+        fetch_settings = FetchSettings(delay=0.05, user_agent=USER_AGENT, allowed_hosts=frozenset({host}))
+        async with Fetcher(fetch_settings) as fetcher:
+            slots: list[str] = []
+
+            class Counted(Politeness):
+                async def acquire(self, host: str) -> None:
+                    slots.append(host)
+                    await super().acquire(host)
+
+            fetcher.politeness = Counted(fetch_settings.delay, fetch_settings.per_host, 16)
+            page = await fetcher.fetch(f"{server.origin}/compare/{slug}/", decode=False)
+            async with Renderer(
+                fetcher, check_browser(), frozenset({host}), user_agent=USER_AGENT
+            ) as renderer:
+                rendered = await renderer.render(page)
+        asked = [r.path for r in server.requests]
+    assert rendered.rendered is not None and "tool-card__name" in rendered.rendered
+    assert renderer.stats.subrequests == 2  # app.js and the data it fetches
+    # robots.txt, the page, then one slot per subrequest: nothing reached the server without one
+    assert slots == [host] * (2 + renderer.stats.subrequests)
+    assert asked == ["/robots.txt", f"/compare/{slug}/", "/assets/app.js", f"/data/{slug}.json"]
