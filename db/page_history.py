@@ -17,6 +17,7 @@ from typing import Any
 from db.changes import Change, diff_states, page_state
 from db.identity import page_id, tool_id, verdict_id
 from db.parse_record import decode_body
+from db.renders import parsed_encoding, parsed_sha
 from db.snapshots import SnapshotNotFound, _candidate_urls, normalise_time, read_body
 from db.text_diff import Piece, word_diff
 
@@ -37,7 +38,7 @@ class Snapshot:
     crawl_id: int | None
     http_status: int
     parse_status: str | None
-    body_sha256: str
+    body_sha256: str  # of the text that was parsed (the rendered HTML of a rendered page)
     encoding: str | None
 
 
@@ -55,9 +56,10 @@ class PageDiff:
     tool_names: dict[str, str] = field(default_factory=dict)
 
 
+#: The body is the text that was parsed: a browser's rendering when there is one (db/renders.py).
 _COLUMNS = (
     "id, page_id, url, fetched_at, coalesce(last_seen, fetched_at), crawl_id, http_status, "
-    "parse_status, body_sha256, encoding"
+    f"parse_status, {parsed_sha('')}, {parsed_encoding('')}"
 )
 
 

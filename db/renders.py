@@ -30,10 +30,22 @@ JOIN snapshots s ON s.id = (
 WHERE p.last_crawl_id = ? AND s.parse_status = 'unreadable'
   AND s.parse_problems LIKE '%looks client-rendered%'
 """
-#: The text a snapshot was parsed from: its rendering when it has one, else its body.
-PARSED_SHA = "coalesce(s.rendered_sha256, s.body_sha256)"
-#: ... and that text's character set (a rendering is stored as UTF-8).
-PARSED_ENCODING = "CASE WHEN s.rendered_sha256 IS NULL THEN s.encoding ELSE 'utf-8' END"
+
+
+def parsed_sha(table: str = "s") -> str:
+    """SQL for the text a snapshot was parsed from: its rendering when it has one, else its
+    body (`table`: the snapshots table's alias in the query, "" for none)."""
+    t = f"{table}." if table else ""
+    return f"coalesce({t}rendered_sha256, {t}body_sha256)"
+
+
+def parsed_encoding(table: str = "s") -> str:
+    """SQL for that text's character set (a rendering is stored as UTF-8)."""
+    t = f"{table}." if table else ""
+    return f"CASE WHEN {t}rendered_sha256 IS NULL THEN {t}encoding ELSE 'utf-8' END"
+
+
+PARSED_SHA, PARSED_ENCODING = parsed_sha(), parsed_encoding()
 
 
 def rendered_body(result: Any) -> tuple[str, bytes] | None:

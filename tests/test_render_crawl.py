@@ -207,3 +207,18 @@ async def test_subrequests_wait_for_the_crawls_own_politeness_slots() -> None:
     # robots.txt, the page, then one slot per subrequest: nothing reached the server without one
     assert slots == [host] * (2 + renderer.stats.subrequests)
     assert asked == ["/robots.txt", f"/compare/{slug}/", "/assets/app.js", f"/data/{slug}.json"]
+
+
+def test_history_reads_the_rendered_html(run: Run) -> None:
+    from db.page_history import diff_snapshots, snapshots_of
+
+    db = connect(run.db_path)
+    try:
+        for slug in SLUGS:
+            (snapshot,) = snapshots_of(db.conn, f"{run.origin}/compare/{slug}/")
+            rendered = db.execute("SELECT rendered_sha256 FROM snapshots WHERE id = ?", [snapshot.id])
+            assert snapshot.body_sha256 == rendered.fetchone()[0]
+            expected = json.loads((EXPECTED / f"{slug}.json").read_text(encoding="utf-8"))
+            assert diff_snapshots(db.conn, snapshot, snapshot).title == expected["title"]
+    finally:
+        db.close()
