@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import multiprocessing
 import pickle
@@ -245,8 +246,8 @@ class _Plan:
     starts: list[str]
     scope: Scope
     report: CrawlReport
-    seeds: list[Entry] = field(default_factory=list)
-    known: set[str] = field(default_factory=set)
+    seeds: Iterable[Entry] = ()  # read from the archive as the loop queues them
+    known: Iterable[str] = ()
     fresh: bool = True
     progress: Progress | None = None
     loop: _Loop | None = None
@@ -271,17 +272,18 @@ def _begin(settings: Settings, plans: list[_Plan]) -> None:
         for plan in plans:
             begun = crawl_log.begin(db, plan.report.site, plan.starts)
             plan.report.crawl_id, plan.report.resumed_from = begun.crawl_id, begun.resumed_from
-            if begun.resumed_from is not None:
-                plan.seeds, plan.known = frontier.load(db, begun.crawl_id)
-                # A crawl killed before its writer's first commit left no frontier (its start
-                # URLs are written with the first batch): there is nothing to resume, start over.
-                plan.fresh = not plan.known.issuperset(plan.starts)
+            # A crawl killed before its writer's first commit left no frontier (its start URLs
+            # are written with the first batch): there is nothing to resume, start over.
+            plan.fresh = begun.resumed_from is None or not frontier.holds(db, begun.crawl_id, plan.starts)
+            # Seeds and known URLs are read from the archive as the loop queues them (into its
+            # disk-backed queue and compact hash set), never listed whole (issue 14: flat memory).
             if plan.fresh:
-                seeds = [Entry(url, 0, "html") for url in plan.starts]
-                archived = known_pages(db, plan.scope, patterns=bool(plan.site.include or plan.site.exclude))
-                seeds += [Entry(url, 1, "html") for url in archived if url not in plan.starts]
-                del archived
-                plan.seeds, plan.known = seeds, set()
+                patterns = bool(plan.site.include or plan.site.exclude)
+                archived = known_pages(settings.db_path, plan.scope, patterns=patterns)
+                plan.seeds, plan.known = _fresh_seeds(plan.starts, archived), ()
+            else:
+                plan.seeds = frontier.queued(settings.db_path, begun.crawl_id)
+                plan.known = frontier.urls(settings.db_path, begun.crawl_id)
     except (sqlite3.Error, OSError) as error:
         raise CrawlError(f"could not open the archive {settings.db_path}: {error}") from None
     finally:
@@ -366,7 +368,7 @@ async def _crawl_site(
     )
     try:
         seeds, known = plan.seeds, plan.known
-        plan.seeds, plan.known = [], set()
+        plan.seeds, plan.known = (), ()
         await loop.run(seeds, known, plan.fresh, plan.starts, shared)
     except Exception as error:  # a bug in one site's loop fails that site, not the run
         loop.error = loop.error or f"crawl aborted: {type(error).__name__}: {error}"
@@ -493,6 +495,13 @@ class _Link:
         self.channel.broken = True
         with contextlib.suppress(OSError):
             self.channel.conn.close()
+
+
+def _fresh_seeds(starts: list[str], archived: Iterable[str]) -> Iterator[Entry]:
+    """The start URLs (depth 0), then the archived pages (depth 1: judged in scope already)."""
+    yield from (Entry(url, 0, "html") for url in starts)
+    first = set(starts)
+    yield from (Entry(url, 1, "html") for url in archived if url not in first)
 
 
 def _notify(settings: Settings, report: CrawlReport) -> None:
@@ -721,7 +730,7 @@ class _Loop:
         self.renderer: Any = None  # crawler.render.Renderer for a render = "browser" site
 
     async def run(
-        self, seeds: list[Entry], known: set[str], fresh: bool, starts: list[str], shared: Any = None
+        self, seeds: Iterable[Entry], known: Iterable[str], fresh: bool, starts: list[str], shared: Any = None
     ) -> None:
         """Fetch the site's frontier to the end (or a stop); `shared`: the run's connections
         and politeness (crawler.fetch.SharedFetching), else the fetcher's own."""
@@ -744,25 +753,20 @@ class _Loop:
                     self.error = f"robots.txt unreachable for every host ({rules[0].error})"
                     return
                 self.seen.update(map(hash, known))
-                known.clear()
                 if fresh:  # start URLs, then archived pages, then sitemaps: queued a chunk at a time
                     # archived pages (depth 1) were judged in scope by known_pages already
-                    first = [(entry.url, entry.depth > 0) for entry in seeds]
-                    seeds.clear()
-                    for at in range(0, len(first), ADD_CHUNK_ENTRIES):
-                        chunk = first[at : at + ADD_CHUNK_ENTRIES]
+                    entries = iter(seeds)
+                    while chunk := list(itertools.islice(entries, ADD_CHUNK_ENTRIES)):
                         for scoped in (False, True):
-                            urls = [url for url, known in chunk if known is scoped]
+                            urls = [e.url for e in chunk if (e.depth > 0) is scoped]
                             admitted = self._admit(urls, 0, "html", False, canonical=True, scoped=scoped)
                             await self._queue_adds(admitted)
-                    del first
                     for origin in origins:
                         sitemaps = await fetcher.sitemaps_for(origin)
                         urls = [*sitemaps, f"{origin}/sitemap.xml"]
                         await self._queue_adds(self._admit(urls, 0, "sitemap", False))
                 else:  # resumed: the scope may have been narrowed since
                     self.queue.extend(e for e in seeds if e.kind == "sitemap" or self.scope.allows(e.url))
-                    seeds.clear()
                 workers = [
                     asyncio.create_task(self._worker(fetcher))
                     for _ in range(max(1, self.settings.concurrency))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,27 +19,51 @@ from crawler.urls import Scope, host_matches
 __all__ = ["Validators", "known_pages"]
 
 
-def known_pages(db: Any, scope: Scope, patterns: bool = True) -> list[str]:
+#: Archived URLs read per query by `known_pages`.
+KNOWN_CHUNK = 1000
+
+
+def known_pages(db: Any, scope: Scope, patterns: bool = True) -> Iterator[str]:
     """Pages of this site already archived and not gone: revisited (conditionally) every run.
 
     Hosts are judged once each, from the `host` the archive stores with every page (the
     same host as the URL's); the URLs of allowed hosts are then read in URL order. Only
     with include / exclude `patterns` (`patterns=False`: the scope has none) is every URL
     judged by `scope.allows` (issue 8: a re-crawl seeds every archived page).
+
+    Read as they are used, `KNOWN_CHUNK` URLs per query from the last one read (a keyset on
+    the URL index): a re-crawl never holds the archive's URL list (issue 14: flat memory),
+    and no read transaction stays open while the crawl's writer writes. `db` is a
+    sqlite-utils Database, a sqlite3 connection, or a path (then the URLs are read on a
+    read-only connection of their own).
     """
-    if "pages" not in db.table_names():
-        return []
-    conn = db.conn
+    if isinstance(db, (str, Path)):
+        conn = sqlite3.connect(db)
+        try:
+            conn.execute("PRAGMA query_only = 1")
+            yield from known_pages(conn, scope, patterns)
+        finally:
+            conn.close()
+        return
+    conn = db if isinstance(db, sqlite3.Connection) else db.conn
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pages'").fetchall():
+        return
     hosts = [host for (host,) in conn.execute("SELECT DISTINCT host FROM pages")]
     allowed = json.dumps([host for host in hosts if host_matches(host, scope.hosts)])
-    rows = conn.execute(
-        "SELECT url FROM pages WHERE status != 'gone' "
-        "AND host IN (SELECT value FROM json_each(?)) ORDER BY url",
-        [allowed],
-    )
-    if patterns:
-        return [url for (url,) in rows if scope.allows(url)]
-    return [url for (url,) in rows]
+    last = ""
+    while True:
+        rows = conn.execute(
+            "SELECT url FROM pages WHERE url > ? AND status != 'gone' "
+            "AND host IN (SELECT value FROM json_each(?)) ORDER BY url LIMIT ?",
+            [last, allowed, KNOWN_CHUNK],
+        ).fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        if patterns:
+            yield from (url for (url,) in rows if scope.allows(url))
+        else:
+            yield from (url for (url,) in rows)
 
 
 class Validators:

@@ -82,6 +82,9 @@ COMMIT_SECONDS = 1.0
 #: it commits the open transaction.
 REVISIT_PAGES = 5_000
 REVISIT_SECONDS = 5.0
+#: Frontier entries held before they are written: a re-crawl's seeding sends every archived
+#: URL in a few seconds, which the time bound alone let pile up here (issue 14: flat memory).
+ADDS_HELD = 10_000
 #: Pipe messages read ahead while a batch is parsed and stored, in bytes (~160 pages).
 #: Without them the engine's sends stall for the length of every batch: its fetch loop
 #: stood idle a third of a 3,000-page crawl, waiting on a writer that was itself idle
@@ -313,7 +316,11 @@ class _Writer:
                             self.hold(result)
                     if self.first_at is None:
                         self.first_at = time.monotonic()
-                if sum(len(c.states) for c in self.crawls.values()) >= REVISIT_PAGES:
+                held = self.crawls.values()
+                if (
+                    sum(len(c.states) for c in held) >= REVISIT_PAGES
+                    or sum(len(c.adds) for c in held) >= ADDS_HELD
+                ):
                     self.flush(commit=True)
                 elif self.bodies >= BATCH_PAGES:
                     self.flush(commit=self.written + self.bodies >= COMMIT_PAGES)

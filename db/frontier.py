@@ -8,9 +8,11 @@ what survives a SIGKILL.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the writer process passes a plain connection and never imports sqlite-utils
@@ -50,17 +52,54 @@ def mark(db: Database | sqlite3.Connection, crawl_id: int, states: Iterable[tupl
 
 
 def load(db: Database, crawl_id: int) -> tuple[list[Entry], set[str]]:
-    """(entries still to fetch, every URL already known) for a resumed crawl."""
-    pending: list[Entry] = []
-    known: set[str] = set()
-    for url, state, depth, kind in db.conn.execute(
-        "SELECT url, state, depth, kind FROM frontier WHERE crawl_id = ? ORDER BY rowid",
-        [crawl_id],
-    ):
-        known.add(url)
-        if state == "queued":
-            pending.append(Entry(url, depth, kind))
-    return pending, known
+    """(entries still to fetch, every URL already known), in memory: for tests and small
+    frontiers; a resumed crawl streams them (`queued`, `urls`)."""
+    pending = list(queued(db.conn, crawl_id))
+    return pending, set(urls(db.conn, crawl_id))
+
+
+def holds(db: Database | sqlite3.Connection, crawl_id: int, wanted: Iterable[str]) -> bool:
+    """Whether every URL of `wanted` is in the crawl's frontier."""
+    distinct = sorted(set(wanted))
+    (found,) = (
+        _conn(db)
+        .execute(
+            "SELECT count(*) FROM frontier WHERE crawl_id = ? AND url IN (SELECT value FROM json_each(?))",
+            [crawl_id, json.dumps(distinct)],
+        )
+        .fetchone()
+    )
+    return found == len(distinct)
+
+
+def queued(source: str | Path | sqlite3.Connection, crawl_id: int) -> Iterator[Entry]:
+    """The crawl's URLs still to fetch, in the order they were found, read as they are used.
+
+    A resumed crawl's frontier may hold every URL of a large site: it goes from the archive
+    to the crawl's disk-backed queue without ever being held whole in memory (issue 14).
+    Given a path, the rows are read on a read-only connection of their own.
+    """
+    sql = "SELECT url, depth, kind FROM frontier WHERE crawl_id = ? AND state = 'queued' ORDER BY rowid"
+    for url, depth, kind in _rows(source, sql, crawl_id):
+        yield Entry(url, depth, kind)
+
+
+def urls(source: str | Path | sqlite3.Connection, crawl_id: int) -> Iterator[str]:
+    """Every URL of the crawl's frontier, whatever its state, read as they are used."""
+    for (url,) in _rows(source, "SELECT url FROM frontier WHERE crawl_id = ?", crawl_id):
+        yield url
+
+
+def _rows(source: str | Path | sqlite3.Connection, sql: str, crawl_id: int) -> Iterator[tuple]:
+    if isinstance(source, sqlite3.Connection):
+        yield from source.execute(sql, [crawl_id])
+        return
+    conn = sqlite3.connect(source)
+    try:
+        conn.execute("PRAGMA query_only = 1")
+        yield from conn.execute(sql, [crawl_id])
+    finally:
+        conn.close()
 
 
 def has_queued(db: Database | sqlite3.Connection, crawl_id: int) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler import revisits
 from crawler.engine import WriterProcess
 from crawler.results import FetchResult
 from crawler.revisits import Validators, known_pages
@@ -123,16 +124,24 @@ def _allowed_one_by_one(path: Path, scope: Scope) -> list[str]:
         (["nowhere.test"], [], []),
     ],
 )
+@pytest.mark.parametrize("chunk", [1000, 64])
 def test_known_pages_equal_judging_every_url(
-    archive: Path, hosts: list[str], include: list[str], exclude: list[str]
+    archive: Path,
+    hosts: list[str],
+    include: list[str],
+    exclude: list[str],
+    chunk: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(revisits, "KNOWN_CHUNK", chunk)  # 64: read in many keyset chunks
     scope = Scope(hosts, include, exclude)
     db = open_archive(archive)
     try:
-        got = known_pages(db, scope, patterns=bool(include or exclude))
+        got = list(known_pages(db, scope, patterns=bool(include or exclude)))
     finally:
         db.close()
     assert got == _allowed_one_by_one(archive, scope)
+    assert list(known_pages(archive, scope, patterns=bool(include or exclude))) == got  # by path
     if hosts != ["nowhere.test"]:
         assert got
 

@@ -1,0 +1,73 @@
+"""What a crawl reads from a large archive is streamed, not listed (issue 14: flat memory).
+
+A resumed crawl's frontier and a re-crawl's archived pages are read as the crawl queues
+them. Memory itself is measured by bench/memory.py (tests/test_bench_memory.py runs it);
+here the reads are checked to be lazy and to give the same rows as reading everything.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from crawler import revisits
+from crawler.revisits import known_pages
+from crawler.urls import Scope
+from db import crawl_log, frontier
+from db.archive import open_archive
+from db.frontier import Entry
+
+
+@pytest.fixture
+def archive(archive_path: Path) -> Path:
+    db = open_archive(archive_path)
+    begun = crawl_log.begin(db, "site", ["http://site.test/"])
+    entries = [Entry(f"http://site.test/p/{n:05d}/", n % 3, "html") for n in range(2500)]
+    entries.append(Entry("http://site.test/sitemap.xml", 0, "sitemap"))
+    frontier.add(db, begun.crawl_id, entries)
+    frontier.mark(db, begun.crawl_id, [(e.url, "done") for e in entries[:-1:2]])
+    db.conn.executemany(
+        "INSERT INTO pages (id, url, host, first_seen, last_seen, status) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (f"id{n}", e.url, "site.test", "2026-01-01", "2026-01-01", "gone" if n % 7 == 0 else "ok")
+            for n, e in enumerate(entries[:-1])
+        ],
+    )
+    db.conn.commit()
+    db.close()
+    return archive_path
+
+
+def test_a_resumed_frontier_streams_the_rows_a_full_load_gives(archive: Path) -> None:
+    db = open_archive(archive)
+    try:
+        pending, known = frontier.load(db, 1)
+        assert frontier.holds(db, 1, ["http://site.test/p/00000/", "http://site.test/sitemap.xml"])
+        assert not frontier.holds(db, 1, ["http://site.test/p/00000/", "http://site.test/nowhere/"])
+    finally:
+        db.close()
+    assert list(frontier.queued(archive, 1)) == pending
+    assert len(pending) == 1251 and pending[-1].kind == "sitemap"
+    assert set(frontier.urls(archive, 1)) == known and len(known) == 2501
+
+
+def test_archived_pages_are_read_a_chunk_at_a_time(archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(revisits, "KNOWN_CHUNK", 100)
+    conn = sqlite3.connect(archive)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        pages = known_pages(conn, Scope(["site.test"]), patterns=False)
+        first = [next(pages) for _ in range(150)]
+        reads = [s for s in statements if "ORDER BY url LIMIT" in s]
+        assert len(reads) == 2  # 150 URLs used: two chunks of 100 read, not the archive
+        rest = list(pages)
+    finally:
+        conn.close()
+    check = sqlite3.connect(archive)
+    expected = check.execute("SELECT url FROM pages WHERE status != 'gone' ORDER BY url").fetchall()
+    check.close()
+    assert first + rest == [url for (url,) in expected]
+    assert len([s for s in statements if "ORDER BY url LIMIT" in s]) == -(-len(expected) // 100) + 1
