@@ -18,9 +18,16 @@ the bundled site's markup at N comparison pages) served on loopback by nginx (De
 Then the ratios issue 8 sets as targets, each marked met or not met. Figures are
 printed, never asserted: the machine's other load moves them, ratios less so.
 
+`--many-hosts` measures issue 15's case instead: the same small site served on 20 loopback
+ports (20 hosts to the crawler), crawled with a 0.2 s delay once as one site alone and then
+as 20 [[sites]] of one `verdicts crawl`, in the same minute. Politeness bounds each host,
+not the machine, so the 20 sites together should take about as long as one alone (target:
+at most 1.5x), not 20x.
+
 Usage:
     python bench/crawl.py [--pages 3000] [--flat-check] [--quick] [--no-scrapy]
     python bench/crawl.py --pages 3000 --pages 30000     # memory flatness across sizes
+    python bench/crawl.py --many-hosts [--hosts 20] [--host-pages 100] [--host-delay 0.2]
 `--quick` (the test suite's smoke run): only the 16-connection bare loops, small site.
 """
 
@@ -523,6 +530,75 @@ def report(legs: dict[str, Leg]) -> None:
             target(label, f"{ratio:.1f}x", "target >= 10x", ratio >= 10)
 
 
+# ---- many hosts: several sites of one run, crawled together --------------------------------------
+
+
+def many_sites_leg(name: str, origins: list[str], delay: float, db: Path, workdir: Path, logs: Path) -> Leg:
+    """`verdicts crawl` of `origins` as [[sites]] of one verdicts.toml, into a fresh archive."""
+    for stale in db.parent.glob(db.name + "*"):
+        stale.unlink()
+    config = workdir / f"{db.stem}.toml"
+    lines = [f'db = "{db}"', f"delay = {delay}"]
+    for k, origin in enumerate(origins):
+        lines += ["[[sites]]", f'name = "host {k + 1}"', f'start_urls = ["{origin}/"]']
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log = logs / (db.stem + ".log")
+    wall, cpu, peak, _, code = run_tree([PY, "-m", "crawler.cli", "crawl", "--config", str(config)], log)
+    text = log.read_text(encoding="utf-8", errors="replace")
+    requests = sum(int(line.split()[1]) for line in text.splitlines() if line.startswith("  requests "))
+    if code != 0:
+        print(f"  ! {name}: exit code {code}; last lines of {log}:\n" + "\n".join(text.splitlines()[-8:]))
+    leg = Leg(name, requests, wall, cpu, peak)
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT status, count(*) FROM crawls GROUP BY status").fetchall()
+        comparisons = conn.execute("SELECT count(*) FROM comparisons").fetchone()[0]
+    finally:
+        conn.close()
+    leg.extra.update(exit=code, crawls=dict(rows), comparisons=comparisons)
+    return leg
+
+
+def many_hosts(args: argparse.Namespace, workdir: Path) -> None:
+    """One site alone, then `--hosts` sites together, all served by `--hosts` loopback servers."""
+    from crawler.static_server import StaticServer
+
+    # --host-pages HTML pages: the comparisons, their index pages (PER_INDEX each) and /about/
+    site = bench_site.ensure(args.host_pages - 1 - -(-(args.host_pages - 1) // (bench_site.PER_INDEX + 1)))
+    root = Path(shutil.copytree(site.root, workdir / "many-site"))
+    # robots.txt and sitemap.xml with the origin placeholder: each server writes in its own
+    site.set_origin(bench_site.fx.ORIGIN, into=root)
+    logs = workdir / "logs-many"
+    logs.mkdir(exist_ok=True)
+    with contextlib.ExitStack() as servers:
+        origins = [servers.enter_context(StaticServer(root)).origin for _ in range(args.hosts)]
+        print(
+            f"\n== {args.hosts} sites of {len(site.pages)} pages each ({site.comparisons} comparisons), "
+            f"each on its own loopback port, delay {args.host_delay} s"
+        )
+        print(f"   load average (/proc/loadavg): {Path('/proc/loadavg').read_text().strip()}")
+        alone = many_sites_leg(
+            "verdicts crawl, 1 site alone", origins[:1], args.host_delay, workdir / "alone.db", workdir, logs
+        )
+        together = many_sites_leg(
+            f"verdicts crawl, {args.hosts} sites together",
+            origins,
+            args.host_delay,
+            workdir / "together.db",
+            workdir,
+            logs,
+        )
+        print(f"   load average after: {Path('/proc/loadavg').read_text().strip()}")
+    print_table([alone, together])
+    for leg in (alone, together):
+        print(f"  {leg.name}: crawls {leg.extra['crawls']}, {leg.extra['comparisons']} comparisons")
+    ratio = together.wall / alone.wall
+    target(f"{args.hosts} sites together / 1 site alone", f"{ratio:.2f}x", "target <= 1.5x", ratio <= 1.5)
+    serial = args.hosts * alone.wall
+    longer = serial / together.wall
+    print(f"  (one after the other they would take about {serial:.0f} s: {longer:.1f}x longer)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -535,6 +611,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-scrapy", action="store_true", help="skip the Scrapy leg")
     parser.add_argument("--repeat", type=int, default=1, help="run each leg N times, keep the best [1]")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (archives, logs)")
+    parser.add_argument(
+        "--many-hosts", action="store_true", help="only the many-sites case: --hosts sites crawled together"
+    )
+    parser.add_argument("--hosts", type=int, default=20, help="sites (loopback ports) for --many-hosts [20]")
+    parser.add_argument("--host-pages", type=int, default=100, help="HTML pages a site, --many-hosts [100]")
+    parser.add_argument("--host-delay", type=float, default=0.2, help="delay per host for --many-hosts [0.2]")
     args = parser.parse_args(argv)
     sizes = args.pages or [3000]
     if args.flat_check and len(sizes) == 1:
@@ -551,6 +633,15 @@ def main(argv: list[str] | None = None) -> int:
         compileall.compile_dir(ROOT / package, quiet=1)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (stop nginx) on kill
     workdir = Path(tempfile.mkdtemp(prefix="verdicts-crawl-bench-"))
+    if args.many_hosts:
+        try:
+            many_hosts(args, workdir)
+        finally:
+            if args.keep:
+                print(f"work folder kept: {workdir}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
+        return 0
     try:
         peaks = []
         for k, pages in enumerate(sizes):

@@ -68,3 +68,21 @@ def test_crawl_benchmark_smoke_run(tmp_path: Path) -> None:
     assert "60 comparisons" in done.stdout.split("crawl stored", 1)[1].splitlines()[0]
     assert "reparse --force / BeautifulSoup" in done.stdout
     assert "exit code" not in done.stdout  # the crawls and the reparse exited 0
+
+
+def test_many_hosts_benchmark_smoke_run(tmp_path: Path) -> None:
+    """The many-sites case runs end to end on a few small sites (figures printed, never
+    asserted): one site alone, then every site together, each into its own crawls row."""
+    env = {**os.environ, "VERDICTS_BENCH_DIR": str(tmp_path)}
+    command = [sys.executable, str(ROOT / "bench" / "crawl.py"), "--many-hosts", "--hosts", "3"]
+    command += ["--host-pages", "12", "--host-delay", "0.02"]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=180, cwd=ROOT, env=env, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 sites of 12 pages each (10 comparisons)" in done.stdout
+    assert "verdicts crawl, 1 site alone: crawls {'completed': 1}, 10 comparisons" in done.stdout
+    assert "verdicts crawl, 3 sites together: crawls {'completed': 3}, 30 comparisons" in done.stdout
+    assert "3 sites together / 1 site alone" in done.stdout
+    assert "load average" in done.stdout
+    assert "exit code" not in done.stdout  # both crawls exited 0
