@@ -19,7 +19,8 @@ Then the ratios issue 8 sets as targets, each marked met or not met. Figures are
 printed, never asserted: the machine's other load moves them, ratios less so.
 
 `--many-hosts` measures issue 15's case instead: the same small site served on 20 loopback
-ports (20 hosts to the crawler), crawled with a 0.2 s delay once as one site alone and then
+addresses (127.0.0.2 ...: 20 hosts to the crawler, whose politeness is per host name, so
+20 ports of one address would be one host), crawled with a 0.2 s delay once as one site alone and then
 as 20 [[sites]] of one `verdicts crawl`, in the same minute. Politeness bounds each host,
 not the machine, so the 20 sites together should take about as long as one alone (target:
 at most 1.5x), not 20x.
@@ -571,10 +572,11 @@ def many_hosts(args: argparse.Namespace, workdir: Path) -> None:
     logs = workdir / "logs-many"
     logs.mkdir(exist_ok=True)
     with contextlib.ExitStack() as servers:
-        origins = [servers.enter_context(StaticServer(root)).origin for _ in range(args.hosts)]
+        hosts = [f"127.0.0.{2 + k}" for k in range(args.hosts)]
+        origins = [servers.enter_context(StaticServer(root, host=host)).origin for host in hosts]
         print(
             f"\n== {args.hosts} sites of {len(site.pages)} pages each ({site.comparisons} comparisons), "
-            f"each on its own loopback port, delay {args.host_delay} s"
+            f"each on its own loopback address, delay {args.host_delay} s"
         )
         print(f"   load average (/proc/loadavg): {Path('/proc/loadavg').read_text().strip()}")
         alone = many_sites_leg(
@@ -614,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--many-hosts", action="store_true", help="only the many-sites case: --hosts sites crawled together"
     )
-    parser.add_argument("--hosts", type=int, default=20, help="sites (loopback ports) for --many-hosts [20]")
+    parser.add_argument("--hosts", type=int, default=20, help="sites (addresses) for --many-hosts [20]")
     parser.add_argument("--host-pages", type=int, default=100, help="HTML pages a site, --many-hosts [100]")
     parser.add_argument("--host-delay", type=float, default=0.2, help="delay per host for --many-hosts [0.2]")
     args = parser.parse_args(argv)

@@ -71,11 +71,15 @@ class _File:
 
 
 class StaticServer:
-    """Serve `root` on 127.0.0.1 (a free port unless given) from a background thread."""
+    """Serve `root` on 127.0.0.1 (a free port unless given) from a background thread.
 
-    def __init__(self, root: str | Path, port: int = 0) -> None:
+    `host` another loopback address (127.0.0.2, ...) makes another host for the crawler,
+    whose politeness is per host name, not per port."""
+
+    def __init__(self, root: str | Path, port: int = 0, host: str = "127.0.0.1") -> None:
         self.root = Path(root).resolve()
         self.port = port
+        self.host = host
         self.requests: list[Request] = []
         self.errors: list[BaseException] = []  # unexpected errors while answering (each got a 400)
         self._cache: dict[Path, _File] = {}
@@ -86,7 +90,7 @@ class StaticServer:
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self) -> str:
         ready = threading.Event()
@@ -97,7 +101,7 @@ class StaticServer:
             self._loop = loop
             try:
                 self._server = loop.run_until_complete(
-                    loop.create_server(lambda: _Protocol(self), "127.0.0.1", self.port)
+                    loop.create_server(lambda: _Protocol(self), self.host, self.port)
                 )
             except BaseException as error:  # reported to the starting thread
                 failure.append(error)

@@ -36,10 +36,11 @@ COMPARISONS = EXPECTED["counts"]["comparisons"]
 
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[list[StaticServer]]:
-    """Three copies of the bundled site, each on its own port (its own host for the crawler)."""
+    """The bundled site on three loopback addresses: three hosts for the crawler, whose
+    politeness is per host name (two ports of one address are one host)."""
     site = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
     with ExitStack() as stack:
-        yield [stack.enter_context(StaticServer(site)) for _ in range(3)]
+        yield [stack.enter_context(StaticServer(site, host=f"127.0.0.{n}")) for n in (2, 3, 4)]
 
 
 def query(db_path: Path, sql: str, *params: object) -> list[tuple]:
@@ -61,9 +62,9 @@ def gets(server: StaticServer) -> list:
 def refused_origin() -> str:
     """An origin nothing listens on (a port just released)."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.7", 0))
         port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.7:{port}"
 
 
 def write_config(path: Path, db: Path, sites: dict[str, str], **top: object) -> Path:
@@ -108,7 +109,7 @@ def test_a_stalling_host_holds_up_no_other_site(servers: list[StaticServer], arc
         return Reply(body=b"<html><body><p>late</p></body></html>")
 
     seen: dict[str, tuple] = {}
-    with FaultServer() as slow:
+    with FaultServer("127.0.0.5") as slow:
         slow.routes["/"] = stall
         sites = (
             Site("healthy 1", (servers[0].origin + "/",)),
@@ -143,7 +144,7 @@ def test_a_stalling_host_holds_up_no_other_site(servers: list[StaticServer], arc
 def test_failing_hosts_fail_their_own_site_and_the_run_exits_with_the_worst(
     servers: list[StaticServer], archive_path: Path, tmp_path: Path
 ) -> None:
-    with FaultServer() as broken:
+    with FaultServer("127.0.0.6") as broken:
         for path in ("/", "/sitemap.xml"):  # robots.txt: 404, everything allowed
             broken.routes[path] = [Reply(status=500, body=b"<html>down</html>")]
         names = {
@@ -247,7 +248,7 @@ def test_each_site_has_its_own_quality_gate_and_the_run_exits_with_the_worst(
     for path, text in pages.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text, encoding="utf-8")
-    with StaticServer(root) as drifted:
+    with StaticServer(root, host="127.0.0.8") as drifted:
         names = {"healthy": servers[0].origin, "drifted": drifted.origin}
         config = write_config(tmp_path / "verdicts.toml", archive_path, names, delay=0.0)
         result = CliRunner().invoke(cli, ["crawl", "--config", str(config)])
