@@ -46,7 +46,7 @@ from crawler.progress import Progress, format_summary
 from crawler.revisits import Validators, known_pages
 from crawler.seen import HashSet
 from crawler.stored_links import StoredLinks
-from crawler.urls import Scope, host_matches, host_of, origin_of, try_canonicalize
+from crawler.urls import MAX_URL_CHARS, Scope, host_matches, host_of, origin_of, try_canonicalize
 from db import crawl_log, frontier
 from db.change_log import count_changes
 from db.frontier import Entry
@@ -903,6 +903,8 @@ class _Loop:
             if stored is None:
                 return result, []
             urls, from_body = stored
+            if len(urls) == MAX_LINKS_PER_PAGE:
+                self._note(result.url, f"links beyond the first {MAX_LINKS_PER_PAGE} not followed")
             if from_body:  # read from an old archive's body: keep them for the next crawl
                 result = replace(result, links=tuple(urls))
         elif result.outcome == "fetched" and result.body:
@@ -913,16 +915,27 @@ class _Loop:
 
                 html = decode_as(result.body, result.encoding or "utf-8")
             urls = self.extract_links(html, result.final_url or result.url, MAX_LINKS_PER_PAGE)
+            if len(urls) == MAX_LINKS_PER_PAGE:
+                self._note(result.url, f"links beyond the first {MAX_LINKS_PER_PAGE} not followed")
+            if any(len(url) > MAX_URL_CHARS for url in urls):
+                kept = [url for url in urls if len(url) <= MAX_URL_CHARS]
+                self._note(
+                    result.url,
+                    f"{len(urls) - len(kept)} links longer than {MAX_URL_CHARS} characters not followed",
+                )
+                urls = kept
             result = replace(result, links=tuple(urls))
         else:
             return result, []
-        if len(urls) == MAX_LINKS_PER_PAGE and len(self.report.failures) < MAX_FAILURES_KEPT:
-            note = f"links beyond the first {MAX_LINKS_PER_PAGE} not followed"
-            self.report.failures.append((result.url, note))
         found = self._admit(urls, entry.depth + 1, "html")
         for item in found:
             self.queue.put_nowait(item)
         return result, found
+
+    def _note(self, url: str, note: str) -> None:
+        """A reason the crawl left something of `url` out, for the summary (the first few)."""
+        if len(self.report.failures) < MAX_FAILURES_KEPT:
+            self.report.failures.append((url, note))
 
     def _admit(
         self,
@@ -948,7 +961,7 @@ class _Loop:
             raw_hash = hash(raw)
             if raw_hash in seen or raw_hash in judged:
                 continue
-            url = raw if canonical else try_canonicalize(raw)
+            url = raw if canonical else try_canonicalize(raw) if len(raw) <= MAX_URL_CHARS else None
             if url is None:
                 judged.add(raw_hash)
                 continue

@@ -34,7 +34,7 @@ from crawler.results import FetchResult
 from crawler.retry import RetryPolicy, describe_error, parse_retry_after, retryable_error
 from crawler.robots import MAX_CRAWL_DELAY, ROBOTS_MAX_BYTES, RobotsCache, RobotsRules
 from crawler.transport import BodyDecodingError, Inflater, WireResponse, make_wire
-from crawler.urls import host_and_origin, host_matches, host_of, try_canonicalize
+from crawler.urls import MAX_URL_CHARS, host_and_origin, host_matches, host_of, try_canonicalize
 
 if TYPE_CHECKING:
     import httpx
@@ -159,7 +159,7 @@ async def read_body(response: WireResponse, limit: int, truncate: bool) -> bytes
 async def _drain(response: WireResponse, length: str | None, errors: tuple[type[BaseException], ...]) -> None:
     """Read and drop a small unwanted body (a 404 page, a redirect's note) so the keep-alive
     connection can be reused; a large or unsized one is left unread and the connection closed."""
-    if length is not None and length.isdigit() and int(length) <= _DRAIN_MAX:
+    if length is not None and length.isascii() and length.isdigit() and int(length) <= _DRAIN_MAX:
         with contextlib.suppress(*errors):  # the status is all we needed
             await response.drain()
 
@@ -367,14 +367,19 @@ class Fetcher:
             if reply.error is not None or reply.location is None:
                 outcome, error = _judge(reply)
                 return reply, current, attempts, outcome, error
-            target = urljoin(current, reply.location).partition("#")[0]
+            try:
+                target = urljoin(current, reply.location).partition("#")[0]
+            except ValueError:  # urljoin refuses some (an unclosed IPv6 bracket)
+                target = reply.location
             target_host, target_origin = _host_and_origin(target)
             if len(visited) > max_redirects:
                 error = f"more than {max_redirects} redirects"
             elif target in visited:
                 error = f"redirect loop: {target} again"
             elif not target_host:
-                error = f"redirect to a URL that is not valid http(s): {target}"
+                error = f"redirect to a URL that is not valid http(s): {target[:200]}"
+            elif len(target) > MAX_URL_CHARS:
+                error = f"redirect to a URL longer than {MAX_URL_CHARS} characters: {target[:200]}..."
             elif not self._host_allowed(target_host, host):
                 error = f"redirect to {target} leaves the allowed hosts"
             elif target_host != current_host and await self._inward(current_host, target_host):
@@ -553,7 +558,13 @@ class Fetcher:
             await _drain(response, length, self._errors)
             return reply
 
-        if not truncate and length is not None and length.isdigit() and int(length) > limit:
+        if (
+            not truncate
+            and length is not None
+            and length.isascii()
+            and length.isdigit()
+            and int(length) > limit
+        ):
             raise BodyTooLarge(limit, f" (Content-Length {length})")
         body = reply.body = await read_body(response, limit, truncate)
         if kind == "sniff":

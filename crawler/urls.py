@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from w3lib.url import canonicalize_url
 
 __all__ = [
+    "MAX_URL_CHARS",
     "TRACKING_PARAMS",
     "Scope",
     "canonicalize",
@@ -23,6 +24,11 @@ __all__ = [
     "origin_of",
     "try_canonicalize",
 ]
+
+#: Longer URLs are neither followed nor redirected to: servers refuse request lines past
+#: 8 KB (nginx, aiohttp), and a page of 5 MB could otherwise put 5 MB of one URL into the
+#: frontier and the page's kept links.
+MAX_URL_CHARS = 8_192
 
 #: Query parameters that only track a visit and never change the page (`ref` is kept: on some
 #: sites it selects content). Any parameter starting with `utm_` is dropped as well.

@@ -41,6 +41,7 @@ class Reply:
     gzip: bool = False
     raw: bytes | None = None  # sent as the whole response (status line, headers, body), then closed
     trickle: float = 0.0  # send a byte of body every `trickle` seconds, never finishing
+    raw_trickle: float = 0.0  # with `raw`: send it a byte every `raw_trickle` seconds (for a minute at most)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             body = gzip.compress(reply.body) if reply.gzip else reply.body
             try:
                 if reply.raw is not None:
-                    self._send_raw(reply.raw)
+                    self._send_raw(reply.raw, reply.raw_trickle)
                     return
                 self.send_response(reply.status)
                 if reply.content_type is not None:
@@ -197,8 +198,21 @@ def _handler_for(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
 
-        def _send_raw(self, data: bytes) -> None:
+        def _send_raw(self, data: bytes, every: float = 0.0) -> None:
             self.close_connection = True
+            if every:
+                deadline = time.monotonic() + 60.0
+                sent, disconnected = 0, False
+                try:
+                    while sent < len(data) and time.monotonic() < deadline:
+                        self.wfile.write(data[sent : sent + 1])
+                        self.wfile.flush()
+                        sent += 1
+                        time.sleep(every)
+                except (BrokenPipeError, ConnectionResetError):
+                    disconnected = True
+                server._record(self.path, sent, disconnected)
+                return
             self.wfile.write(data)
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)

@@ -15,7 +15,16 @@ import zlib
 from crawler.addresses import is_private_address
 from tests.fault_server import FaultServer, Reply
 
-__all__ = ["EXPECTED", "HOSTILE", "LINKS_ON_PAGE", "NESTING", "PUBLIC", "install", "public_in_tests"]
+__all__ = [
+    "EXPECTED",
+    "HOSTILE",
+    "HOSTILE_HREFS",
+    "LINKS_ON_PAGE",
+    "NESTING",
+    "PUBLIC",
+    "install",
+    "public_in_tests",
+]
 
 #: The address that plays a public host (every address the tests use is loopback).
 PUBLIC = "127.0.0.2"
@@ -50,6 +59,28 @@ HOSTILE = (
     "/header-flood",
     "/header-huge",
     "/never-ends",
+    # beyond the issue's list
+    "/slow-headers",
+    "/redirect-garbage",
+    "/redirect-endless",
+    "/retry-after-odd",
+    "/charset-unknown",
+    "/html-50mb",
+    "/deflate-bomb",
+    "/status-garbage",
+    "/hostile-hrefs",
+)
+#: URLs of /hostile-hrefs: NUL, invalid UTF-8, broken hosts and ports, a 100 KB link (all
+#: under /l/, which the crawls exclude, or on no host they may reach).
+HOSTILE_HREFS = (
+    "/l/a\x00b",
+    "/l/\udcff\udcfe",
+    "http://[::1",
+    "http://127.0.0.2:99999/",
+    "http://h\x00t/",
+    "/l/%zz%C0%AF",
+    "/l/" + "x" * 100_000,
+    "java\tscript:alert(1)",
 )
 
 
@@ -115,7 +146,29 @@ def install(
     huge = "X-Huge: " + "h" * 1_000_000 + "\n"
     server.route("/header-huge", Reply(raw=_raw(f"HTTP/1.1 200 OK\nContent-Type: text/html\n{huge}", good)))
     server.route("/never-ends", Reply(body=b"", trickle=trickle, content_length=100_000))
+    _install_unseen(server, trickle, bomb_bytes)
     return server.url("/")
+
+
+def _install_unseen(server: FaultServer, trickle: float, bomb_bytes: int) -> None:
+    """The pages beyond the issue's list (tests/test_faults_unseen.py has them one by one)."""
+    good = _page("fine", "<p>a normal page</p>")
+    slow = _raw("HTTP/1.1 200 OK\nContent-Type: text/html\nX-Slow: " + "s" * 100_000 + "\n", good)
+    server.route("/slow-headers", Reply(raw=slow, raw_trickle=trickle))
+    server.route("/redirect-garbage", Reply(302, b"", headers={"Location": "http://[bad"}))
+    hops = [f"/redirect-endless/{n}" for n in range(1, 30)]
+    for here, there in zip(["/redirect-endless", *hops], hops, strict=False):
+        server.route(here, Reply(302, b"", headers={"Location": there}))
+    busy = _raw("HTTP/1.1 503 Busy\nRetry-After: \xb2\nContent-Length: 0\n", b"")
+    server.route("/retry-after-odd", Reply(raw=busy))
+    server.route("/charset-unknown", Reply(body=good, content_type="text/html; charset=x-no-such-charset"))
+    server.route("/html-50mb", Reply(body=b"", endless=True, endless_cap=50 * 1024 * 1024))
+    deflated = zlib.compress(bytes(min(bomb_bytes, 200_000_000)), 9)
+    server.route("/deflate-bomb", Reply(body=deflated, headers={"Content-Encoding": "deflate"}))
+    server.route("/status-garbage", Reply(raw=_raw("HTTP/1.1 abc\nContent-Type: text/html\n", good)))
+    hrefs = "".join(f'<a href="{href}">x</a>' for href in HOSTILE_HREFS)
+    page = f"<!doctype html><html><head><title>hrefs</title></head><body>{hrefs}</body></html>"
+    server.route("/hostile-hrefs", Reply(body=page.encode("utf-8", "surrogateescape")))  # raw \xff\xfe
 
 
 #: What the archive must say of each page: its `pages.status` ("|" between the ones allowed)
@@ -139,4 +192,13 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "/header-flood": ("failed", ""),
     "/header-huge": ("failed", ""),
     "/never-ends": ("failed", "took longer than"),
+    "/slow-headers": ("failed", "took longer than"),
+    "/redirect-garbage": ("failed", "not valid http(s)"),
+    "/redirect-endless": ("failed", "more than 10 redirects"),
+    "/retry-after-odd": ("failed", "HTTP 503"),
+    "/charset-unknown": ("ok", ""),
+    "/html-50mb": ("failed", "body larger than"),
+    "/deflate-bomb": ("failed", "body larger than"),
+    "/status-garbage": ("failed", ""),
+    "/hostile-hrefs": ("ok", ""),
 }

@@ -19,6 +19,7 @@ from crawler.config import Settings, Site
 from crawler.engine import crawl
 from crawler.fetch import Fetcher, FetchSettings
 from crawler.transport import BodyDecodingError, Inflater
+from crawler.urls import MAX_URL_CHARS
 from parsers import parse_page
 from parsers.links import extract_links
 from parsers.nesting import MAX_DEPTH, SCAN_ABOVE_TAGS, cap_nesting
@@ -56,6 +57,8 @@ def test_a_crawl_of_hostile_pages_records_each_with_a_reason_and_finishes(
 
     assert report.status == "completed"
     assert (public.url("/links-200k"), "links beyond the first 10000 not followed") in report.failures
+    too_long = f"1 links longer than {MAX_URL_CHARS} characters not followed"
+    assert (public.url("/hostile-hrefs"), too_long) in report.failures
     assert private.paths() == []  # the private server was never asked anything
     db = sqlite3.connect(settings.db_path)
     rows = {
@@ -71,6 +74,11 @@ def test_a_crawl_of_hostile_pages_records_each_with_a_reason_and_finishes(
             assert "\n" not in error
     parsed = dict(db.execute("select url, parse_status from snapshots"))
     assert parsed[public.url("/nested-100k")] == "not_comparison"
+    for table in ("pages", "frontier"):  # no URL a server would refuse, nor one of NUL or bad bytes
+        longest, odd = db.execute(
+            f"select max(length(url)), sum(instr(url, char(0)) > 0) from {table}"
+        ).fetchone()
+        assert longest <= MAX_URL_CHARS and not odd, table
     assert db.execute("pragma integrity_check").fetchone() == ("ok",)
     assert db.execute("pragma foreign_key_check").fetchall() == []
     db.close()
