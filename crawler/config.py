@@ -339,9 +339,15 @@ def _string_list(entry: Mapping[str, Any], key: str, where: str) -> tuple[str, .
 
 
 def _check_urls(urls: tuple[str, ...], where: str) -> tuple[str, ...]:
+    from crawler.urls import try_canonicalize
+
     for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:  # urlsplit itself refuses some (an unclosed IPv6 bracket)
+            parts = urlsplit(url)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:
+            valid = False
+        if not valid or try_canonicalize(url) is None:  # a port out of range, ...
             raise ConfigError(f"{where}: {url!r} is not an http(s) URL.")
     return urls
 

@@ -122,6 +122,8 @@ def test_verdicts_toml_in_the_working_directory_is_used(
         ("max_crawl_delay = -1", "`max_crawl_delay` must be at least 0"),
         ("[[sites]]\nname = 'x'", "needs at least one URL"),
         ("[[sites]]\nstart_urls = ['ftp://x.org/']", "is not an http(s) URL"),
+        ("[[sites]]\nstart_urls = ['http://[::1']", "is not an http(s) URL"),
+        ("[[sites]]\nstart_urls = ['http://x.org:99999/']", "is not an http(s) URL"),
         ("[[sites]]\nstart_urls = ['https://x.org/']\ninclude = ['(']", "not a valid regex"),
         ("[[sites]]\nstart_urls = ['https://x.org/']\nscope = 1", "unknown setting(s) scope"),
     ],
@@ -149,6 +151,17 @@ def test_cli_reports_a_bad_file_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "Error: `delay` must be at least 0.0" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1", "http://[bad/x", "http://h.test:99999/", "file:///etc/passwd", ""]
+)
+def test_cli_refuses_a_broken_start_url_in_one_line(tmp_path: Path, url: str) -> None:
+    result = CliRunner().invoke(cli, ["crawl", url, "--db", str(tmp_path / "a.db")])
+    assert result.exit_code == 1
+    assert f"Error: argument: {url!r} is not an http(s) URL." in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "a.db").exists()  # nothing written
 
 
 def test_cli_without_start_urls_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
