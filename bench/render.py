@@ -1,6 +1,6 @@
 """What the browser fetch costs: rendered pages per second and the browser's memory, beside plain fetches.
 
-One run, one site: fixtures/rendered/'s client-rendered comparison pages (an empty shell,
+One run, one site: crawler/demo_rendered/'s client-rendered comparison pages (an empty shell,
 `/assets/app.js` building the page from inline JSON or from `/data/<slug>.json` it fetches)
 copied N times under new paths, served on 127.0.0.1 by crawler/static_server.py. The same
 pages are crawled twice into fresh archives, in-process through `crawler.engine.crawl`
@@ -41,11 +41,11 @@ from crawler.engine import CrawlReport, crawl  # noqa: E402
 from crawler.progress import Progress  # noqa: E402
 from crawler.static_server import StaticServer  # noqa: E402
 
-EXAMPLE = ROOT / "fixtures" / "rendered"
+EXAMPLE = ROOT / "crawler" / "demo_rendered"
 
 
 def build_site(out: Path, pages: int) -> int:
-    """fixtures/rendered/ with its comparison pages copied until there are `pages` of them."""
+    """crawler/demo_rendered/ with its comparison pages copied until there are `pages` of them."""
     shutil.copytree(EXAMPLE, out)
     shells = sorted((EXAMPLE / "compare").glob("*/index.html"))
     links = []

@@ -148,18 +148,26 @@ def cli() -> None:
     show_default=True,
     help="Port of the bundled site (0: any free port). Page URLs include it.",
 )
-def demo(db_path: Path, no_serve: bool, port: int, site_port: int) -> None:
+@click.option(
+    "--render",
+    type=click.Choice(["plain", "browser"]),
+    default="plain",
+    show_default=True,
+    help="browser: also crawl the client-rendered example through headless Chromium.",
+)
+def demo(db_path: Path, no_serve: bool, port: int, site_port: int, render: str) -> None:
     """Crawl the bundled example site over real HTTP, then publish the archive.
 
     Serves the bundled site on a 127.0.0.1 port and crawls it into the archive, then
     does the same with the site's second edition (prices changed, a quote rewritten, a
     page gone, a page new), prints a summary with what changed, stops that server and
     starts Datasette on http://127.0.0.1:8001 (unless --no-serve). Running it again
-    re-crawls the second edition only: no duplicates.
+    re-crawls the second edition only: no duplicates. With --render browser it also
+    crawls the client-rendered example (needs Chromium and the browser extra).
     """
     from crawler.demo import run_demo
 
-    sys.exit(run_demo(db_path, serve=not no_serve, port=port, site_port=site_port))
+    sys.exit(run_demo(db_path, serve=not no_serve, port=port, site_port=site_port, render=render))
 
 
 @cli.command()

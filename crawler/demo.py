@@ -8,6 +8,11 @@ the same port and crawls again, so the change log, the price charts, the history
 and the feeds all have something to show. Prints what landed and what changed, stops
 that server and publishes the archive with Datasette. A second run only re-crawls the
 second edition (conditional requests): nothing is duplicated and nothing "changes back".
+
+With ``render="browser"`` it also serves the client-rendered example (crawler/demo_rendered/,
+written by fixtures/build_rendered.py: empty shells a same-host script builds from inline or
+fetched JSON) and crawls it through headless Chromium (docs/render.md). Without it, nothing
+about the plain demo changes and no browser is needed.
 """
 
 from __future__ import annotations
@@ -24,9 +29,13 @@ from crawler.config import Settings, Site
 #: the only copy, which the tests and benchmarks serve too. fixtures/build_site.py writes both.
 DEMO_SITE = Path(__file__).resolve().parent / "demo_site"
 DEMO_SITE_2 = DEMO_SITE.with_name("demo_site_2")
+#: The client-rendered example, crawled only by `verdicts demo --render browser`.
+DEMO_RENDERED = DEMO_SITE.with_name("demo_rendered")
 #: The bundled site's port. Page URLs (and so comparison ids) include it, so a fixed
 #: port is what makes a second `verdicts demo` update the same rows instead of adding.
 SITE_PORT = 8765
+#: The client-rendered example's port (fixed for the same reason).
+RENDERED_PORT = 8766
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,20 @@ def _free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _crawl_rendered(db_path: Path, port: int) -> int:
+    """Serve the client-rendered example and crawl it with render="browser"."""
+    from crawler.engine import run_crawl
+    from crawler.static_server import serve_directory
+
+    if port and not _free(port):
+        click.echo(f"Port {port} is busy; serving the rendered example on another port.", err=True)
+        port = 0
+    with serve_directory(DEMO_RENDERED, port) as origin:
+        click.echo(f"Serving the client-rendered example at {origin}/ (loopback only)", err=True)
+        site = Site(name="demo-rendered", start_urls=(f"{origin}/",), render="browser")
+        return run_crawl(Settings(db_path=db_path, sites=(site,), delay=0.0))
+
+
 def run_demo(
     db_path: Path,
     *,
@@ -110,12 +133,23 @@ def run_demo(
     site: Path = DEMO_SITE,
     second: Path | None = DEMO_SITE_2,
     site_port: int = SITE_PORT,
+    render: str = "plain",
 ) -> int:
-    """Crawl the bundled site's editions into `db_path`; then serve it unless `serve` is False."""
+    """Crawl the bundled site's editions into `db_path` (and, with render="browser", the
+    client-rendered example); then serve the archive unless `serve` is False."""
     from crawler.engine import run_crawl
     from crawler.static_server import serve_directory
 
-    for folder in (site, second) if second is not None else (site,):
+    folders = [site, second] if second is not None else [site]
+    if render == "browser":
+        from crawler.render import BrowserMissing, check_browser
+
+        try:
+            check_browser()  # fail before crawling anything, with the crawl's install sentence
+        except BrowserMissing as error:
+            raise click.ClickException(str(error)) from None
+        folders.append(DEMO_RENDERED)
+    for folder in folders:
         if not (folder / "index.html").is_file():
             raise click.ClickException(f"The bundled site is missing: {folder} has no index.html.")
     if serve and not _free(port):
@@ -145,6 +179,8 @@ def run_demo(
             code = run_crawl(settings)
         if code != 0:
             break
+    if code == 0 and render == "browser":
+        code = _crawl_rendered(db_path, 0 if site_port == 0 else RENDERED_PORT)
     summary = summarise(db_path)
     click.echo(f"\nArchive {db_path}:")
     for line in summary.lines():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.demo import DEMO_SITE, DEMO_SITE_2
+from crawler.demo import DEMO_RENDERED, DEMO_SITE, DEMO_SITE_2
 from tests.conftest import ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -99,7 +99,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-@pytest.mark.parametrize("site", [DEMO_SITE, DEMO_SITE_2], ids=["demo_site", "demo_site_2"])
+@pytest.mark.parametrize(
+    "site", [DEMO_SITE, DEMO_SITE_2, DEMO_RENDERED], ids=["demo_site", "demo_site_2", "demo_rendered"]
+)
 def test_the_wheel_ships_every_file_of_the_demo_sites(wheel: Path, site: Path) -> None:
     prefix = f"crawler/{site.name}/"
     with zipfile.ZipFile(wheel) as archive:

@@ -17,11 +17,12 @@ from click.testing import CliRunner
 
 from crawler.cli import cli
 from crawler.config import ConfigError, load_settings
+from crawler.demo import DEMO_RENDERED
 from crawler.static_server import StaticServer
 from db.archive import connect
 from tests.conftest import FIXTURES, ROOT
 
-RENDERED = FIXTURES / "rendered"
+RENDERED = DEMO_RENDERED
 
 
 def write_config(tmp_path: Path, body: str) -> Path:
@@ -162,3 +163,20 @@ def test_the_committed_example_is_exactly_what_its_generator_writes(tmp_path: Pa
         assert "tool-card" not in shell and "blockquote" not in shell  # nothing to read as served
         variants["inline" if 'id="comparison-data"' in shell else "fetched"] += 1
     assert variants["inline"] >= 1 and variants["fetched"] >= 1
+
+
+def test_demo_render_browser_without_chromium_fails_fast_with_the_crawls_sentence(tmp_path: Path) -> None:
+    db_path = tmp_path / "archive.db"
+    bogus = str(tmp_path / "no-such-chromium")
+    with StaticServer(RENDERED) as server:
+        expected = " ".join(
+            crawl_cli(db_path, server.origin, env={"VERDICTS_CHROMIUM": bogus}).output.split()
+        )
+    args = ["demo", "--no-serve", "--site-port", "0", "--db", str(db_path), "--render", "browser"]
+    result = CliRunner(env={"VERDICTS_CHROMIUM": bogus}).invoke(cli, args)
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert f"needs Chromium, and {bogus} is not an executable" in message
+    assert message == expected  # the same sentence the crawl gives
+    assert "Serving" not in result.output  # nothing served, nothing crawled
+    assert not db_path.exists()

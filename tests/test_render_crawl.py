@@ -1,6 +1,6 @@
 """End to end: the client-rendered example crawled with `--render browser` through real Chromium.
 
-fixtures/rendered/ (fixtures/build_rendered.py) is served by the bundled static server on
+crawler/demo_rendered/ (fixtures/build_rendered.py) is served by the bundled static server on
 127.0.0.1 and crawled into a real SQLite archive with render = "browser": the crawl is
 stopped after three fetches and resumed, then crawled again. The archive must hold exactly
 what fixtures/expected/ says of every page (comparisons, tools, verdicts, appearances),
@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from crawler.config import Settings, Site
+from crawler.demo import DEMO_RENDERED
 from crawler.engine import CrawlReport, crawl
 from crawler.progress import format_summary
 from crawler.render import DEFAULT_CHROMIUM, chromium_path
@@ -41,7 +42,7 @@ if not Path(chromium_path()).exists():
         allow_module_level=True,
     )
 
-RENDERED = FIXTURES / "rendered"
+RENDERED = DEMO_RENDERED
 EXPECTED = FIXTURES / "expected"
 SLUGS = sorted(p.parent.name for p in (RENDERED / "compare").glob("*/index.html"))
 USER_AGENT = "verdict-archive-test/1.0 (+http://127.0.0.1/contact)"
