@@ -4,16 +4,13 @@ comparison page parsed."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench import synthetic_site
 from parsers import parse_page
 from parsers.links import extract_links
-from tests.conftest import ROOT
+from tests.bench_run import run_bench
 
 
 def test_synthetic_site_is_linked_and_parses(tmp_path: Path) -> None:
@@ -43,17 +40,7 @@ def test_synthetic_site_is_linked_and_parses(tmp_path: Path) -> None:
 
 
 def test_crawl_benchmark_smoke_run(tmp_path: Path) -> None:
-    env = {**os.environ, "VERDICTS_BENCH_DIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "crawl.py"), "--pages", "60", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    stdout = run_bench("crawl.py", "--pages", "60", "--quick", out=tmp_path, timeout=120)
     for line in (
         "bare httpx pool, 16 conn",
         "bare httpx+aiohttp transport, 16 conn",
@@ -64,25 +51,20 @@ def test_crawl_benchmark_smoke_run(tmp_path: Path) -> None:
         "re-crawl CPU / bare httpx loop CPU",
         "re-crawl archive growth",
     ):
-        assert line in done.stdout
-    assert "60 comparisons" in done.stdout.split("crawl stored", 1)[1].splitlines()[0]
-    assert "reparse --force / BeautifulSoup" in done.stdout
-    assert "exit code" not in done.stdout  # the crawls and the reparse exited 0
+        assert line in stdout
+    assert "60 comparisons" in stdout.split("crawl stored", 1)[1].splitlines()[0]
+    assert "reparse --force / BeautifulSoup" in stdout
+    assert "exit code" not in stdout  # the crawls and the reparse exited 0
 
 
 def test_many_hosts_benchmark_smoke_run(tmp_path: Path) -> None:
     """The many-sites case runs end to end on a few small sites (figures printed, never
     asserted): one site alone, then every site together, each into its own crawls row."""
-    env = {**os.environ, "VERDICTS_BENCH_DIR": str(tmp_path)}
-    command = [sys.executable, str(ROOT / "bench" / "crawl.py"), "--many-hosts", "--hosts", "3"]
-    command += ["--host-pages", "12", "--host-delay", "0.02"]
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=180, cwd=ROOT, env=env, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "3 sites of 12 pages each (10 comparisons)" in done.stdout
-    assert "verdicts crawl, 1 site alone: crawls {'completed': 1}, 10 comparisons" in done.stdout
-    assert "verdicts crawl, 3 sites together: crawls {'completed': 3}, 30 comparisons" in done.stdout
-    assert "3 sites together / 1 site alone" in done.stdout
-    assert "load average" in done.stdout
-    assert "exit code" not in done.stdout  # both crawls exited 0
+    args = ("--many-hosts", "--hosts", "3", "--host-pages", "12", "--host-delay", "0.02")
+    stdout = run_bench("crawl.py", *args, out=tmp_path, timeout=180)
+    assert "3 sites of 12 pages each (10 comparisons)" in stdout
+    assert "verdicts crawl, 1 site alone: crawls {'completed': 1}, 10 comparisons" in stdout
+    assert "verdicts crawl, 3 sites together: crawls {'completed': 3}, 30 comparisons" in stdout
+    assert "3 sites together / 1 site alone" in stdout
+    assert "load average" in stdout
+    assert "exit code" not in stdout  # both crawls exited 0

@@ -3,26 +3,13 @@ never asserted)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.bench_run import run_bench
 
 
 def test_reparse_benchmark_smoke_run(tmp_path: Path) -> None:
-    env = {**os.environ, "VERDICTS_BENCH_DIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "reparse.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    stdout = run_bench("reparse.py", "--quick", out=tmp_path, timeout=300)
     for line in (
         "BeautifulSoup text walk, 1 core",
         "verdicts reparse, after the crawl",
@@ -32,4 +19,4 @@ def test_reparse_benchmark_smoke_run(tmp_path: Path) -> None:
         "ratio verdicts reparse --force / walk:",
         "load",
     ):
-        assert line in done.stdout, done.stdout
+        assert line in stdout, stdout
