@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from db.changes import KINDS, Change, PageState, diff_states, page_back, page_gone, page_state, text_ref
@@ -174,13 +175,7 @@ class ChangeRecorder:
 def save_texts(conn: sqlite3.Connection, states: list[PageState], saved: set[str] | None = None) -> set[str]:
     """Store the taglines and descriptions the states refer to (those not in `saved`);
     returns the refs written. Each is stored once: a tool repeats them on every page."""
-    fresh: dict[str, str] = {}
-    for state in states:
-        for tool in state.tools:
-            for text in (tool.tagline, tool.description):
-                ref = text_ref(text)
-                if ref is not None and text is not None and (saved is None or ref not in saved):
-                    fresh[ref] = text
+    fresh = {ref: text for ref, text in text_refs(states).items() if saved is None or ref not in saved}
     if fresh:
         conn.executemany(_TEXT_INSERT, fresh.items())
     return set(fresh)
@@ -229,18 +224,35 @@ def rebuild(conn: sqlite3.Connection, parses: dict[str, list[tuple[Any, ...]]]) 
     """
     if not parses:
         return 0
-    cids = json.dumps(sorted(parses))
     conn.execute(
         "DELETE FROM main.changes WHERE comparison_id IN (SELECT value FROM json_each(?)) "
         "AND kind NOT IN ('page_gone', 'page_back')",
-        [cids],
+        [json.dumps(sorted(parses))],
     )
+    log = rebuilt_log(conn, parses)
+    save_texts(conn, log.finals)
+    conn.executemany(_STATE_UPSERT, log.states)
+    conn.executemany(CHANGES_INSERT, log.rows)
+    return len(log.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class RebuiltLog:
+    """What `rebuild` writes for some pages: change rows (`CHANGES_INSERT`'s columns), state
+    rows (`_STATE_UPSERT`'s) and the final states (whose texts `save_texts` stores)."""
+
+    rows: list[tuple[Any, ...]]
+    states: list[tuple[Any, ...]]
+    finals: list[PageState]
+
+
+def rebuilt_log(conn: sqlite3.Connection, parses: dict[str, list[tuple[Any, ...]]]) -> RebuiltLog:
+    """The change log `rebuild` writes for `parses`, computed without writing (reads only:
+    a reparse's worker compares it with what is stored)."""
     baseline = conn.execute("SELECT min(first_crawl_id) FROM main.comparisons").fetchone()[0]
-    gone = {cid: flag for cid, _, flag, _ in conn.execute(_STATES, [cids])}
+    gone = {cid: flag for cid, _, flag, _ in conn.execute(_STATES, [json.dumps(sorted(parses))])}
     tool_ids, verdict_id = _ToolIds(), _verdict_ids()
-    rows: list[tuple[Any, ...]] = []
-    states: list[tuple[Any, ...]] = []
-    finals: list[PageState] = []
+    log = RebuiltLog([], [], [])
     for cid, snapshots in parses.items():
         previous: PageState | None = None
         last: tuple[str, int | None] | None = None
@@ -251,15 +263,25 @@ def rebuild(conn: sqlite3.Connection, parses: dict[str, list[tuple[Any, ...]]]) 
             changes = diff_states(previous, state)
             if previous is None and (baseline is None or crawl_id is None or crawl_id <= baseline):
                 changes = []
-            rows.extend(change.row(crawl_id, seen, cid) for change in changes)
+            log.rows.extend(change.row(crawl_id, seen, cid) for change in changes)
             previous, last = state, (seen, crawl_id)
         if previous is not None and last is not None:
-            states.append((cid, last[1], last[0], int(gone.get(cid, 0) or 0), previous.to_json()))
-            finals.append(previous)
-    save_texts(conn, finals)
-    conn.executemany(_STATE_UPSERT, states)
-    conn.executemany(CHANGES_INSERT, rows)
-    return len(rows)
+            log.states.append((cid, last[1], last[0], int(gone.get(cid, 0) or 0), previous.to_json()))
+            log.finals.append(previous)
+    return log
+
+
+def text_refs(states: list[PageState]) -> dict[str, str]:
+    """ref -> text of the taglines and descriptions `states` refer to (what `save_texts`
+    stores for them)."""
+    refs: dict[str, str] = {}
+    for state in states:
+        for tool in state.tools:
+            for text in (tool.tagline, tool.description):
+                ref = text_ref(text)
+                if ref is not None and text is not None:
+                    refs[ref] = text
+    return refs
 
 
 def count_changes(conn: Any, crawl_id: int | None) -> dict[str, int]:

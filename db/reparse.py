@@ -39,8 +39,9 @@ from db import parse_record
 from db.archive import connect_read_only, open_current, transaction
 from db.identity import comparison_id
 from db.lock import DEFAULT_TIMEOUT, archive_lock
-from db.parse_record import decode_body, parse_columns
+from db.parse_record import PARSE_COLUMNS, decode_body, parse_columns
 from db.renders import PARSED_ENCODING, PARSED_SHA
+from db.reparse_rows import DERIVED, change_parses, derive, drop_scratch, ingest_items, scratch
 from db.snapshots import decompress, existing_keys
 
 if TYPE_CHECKING:  # the parsers are imported by the processes that parse, when they do
@@ -56,8 +57,8 @@ SMALL_RUN = 400
 #: Each snapshot's parsed text: the HTML a browser rendered when there is one (db/renders.py).
 _SNAPSHOTS = f"""
 SELECT s.id, s.url, s.fetched_at, coalesce(s.last_seen, s.fetched_at), s.crawl_id,
-       coalesce(s.last_crawl_id, s.crawl_id), {PARSED_ENCODING}, s.parse_hash, s.parsed_with, b.data,
-       b.compression
+       coalesce(s.last_crawl_id, s.crawl_id), {PARSED_ENCODING}, b.data, b.compression,
+       {", ".join(f"s.{column}" for column in PARSE_COLUMNS)}
 FROM snapshots s JOIN bodies b ON b.sha256 = {PARSED_SHA}
 WHERE s.page_id = ? AND (s.parse_status IS NOT NULL OR s.content_type LIKE '%html%')
 ORDER BY s.fetched_at, s.id
@@ -76,7 +77,10 @@ class Reparsed:
     last_crawl_id: int | None
     parse: ParseResult
     columns: dict[str, Any]
+    #: Its parse outcome (`parse_hash`) differs from the stored one.
     changed: bool
+    #: Its parse columns but `parsed_with` equal the stored ones.
+    same_columns: bool
 
 
 #: What a worker returns: (snapshots parsed, the snapshots of the pages to rebuild,
@@ -120,12 +124,12 @@ def _reparse(db_path: str | Path, force: bool, workers: int | None) -> int:
                     conn.executemany("UPDATE snapshots SET parsed_with = ? WHERE id = ?", fresh)
             if results:
                 changed_snapshots += sum(r.changed for r in results)
-                columns = columns or _scratch(conn)
+                columns = columns or scratch(conn)
                 rebuilt += _rebuild(conn, results, columns)
             if time.perf_counter() - last_report >= PROGRESS_SECONDS:
                 _progress(f"{done}/{todo} snapshots re-parsed, {rebuilt} pages rebuilt")
                 last_report = time.perf_counter()
-        _drop_scratch(conn)
+        drop_scratch(conn)
         _remove_orphans(conn)
         from db.near_duplicates import mark_near_duplicates  # not in the workers: rensa
 
@@ -242,76 +246,67 @@ def _map(tasks: Iterable[tuple[str, list[str], bool]], workers: int) -> Iterator
             yield pending.popleft().get()
 
 
-_CONNECTIONS: dict[str, sqlite3.Connection] = {}
+_CONNECTIONS: dict[str, tuple[sqlite3.Connection, dict[str, list[str]]]] = {}
+#: The parse columns compared with the stored ones (`parsed_with` is a note written apart).
+_COMPARED = [column for column in PARSE_COLUMNS if column != "parsed_with"]
 
 
 def parse_pages(task: tuple[str, list[str], bool]) -> Parsed:
-    """Worker: parse every snapshot of the given pages (see `Parsed`): the pages whose
-    outcome changed (every page with --force) go back whole, to be rebuilt."""
+    """Worker: parse every snapshot of the given pages (see `Parsed`). The pages whose
+    outcome changed go back whole, to be rebuilt; with --force, so do the pages whose
+    rebuild would change something stored (db/reparse_rows.py builds and compares their
+    rows here, so an intact page costs the writer nothing)."""
     from parsers import parse_page
 
     db_path, page_ids, force = task
-    conn = _CONNECTIONS.get(db_path)
-    if conn is None:
-        conn = _CONNECTIONS[db_path] = connect_read_only(db_path)
+    found = _CONNECTIONS.get(db_path)
+    if found is None:
+        conn = connect_read_only(db_path)
+        conn.isolation_level = None  # autocommit: no read transaction is left open
+        found = _CONNECTIONS[db_path] = (conn, {})
+    conn, scratch_columns = found
     parsed = 0
     out: list[Reparsed] = []
     fresh: list[tuple[str, int]] = []
+    checked: list[tuple[list[Reparsed], list[tuple[str, int]]]] = []
     for page in page_ids:
         results = []
         notes = []
         was_comparison = False  # an earlier snapshot of the page parsed as one: then unreadable
-        for (
-            sid,
-            url,
-            fetched,
-            last_seen,
-            crawl,
-            last_crawl,
-            encoding,
-            old_hash,
-            old_with,
-            data,
-            how,
-        ) in conn.execute(_SNAPSHOTS, [page]):
+        for sid, url, fetched, last_seen, crawl, last_crawl, encoding, data, how, *stored in conn.execute(
+            _SNAPSHOTS, [page]
+        ):
             text = decode_body(decompress(data, how), encoding)
             parse = parse_page(text, url, was_comparison=was_comparison)
             was_comparison = was_comparison or parse.is_comparison
             columns = parse_columns(parse)
-            changed = columns["parse_hash"] != old_hash
-            results.append(Reparsed(sid, url, fetched, last_seen, crawl, last_crawl, parse, columns, changed))
-            if columns["parsed_with"] != old_with:
+            old = dict(zip(PARSE_COLUMNS, stored, strict=True))
+            same = all(columns[c] == old[c] for c in _COMPARED)
+            changed = columns["parse_hash"] != old["parse_hash"]
+            results.append(
+                Reparsed(sid, url, fetched, last_seen, crawl, last_crawl, parse, columns, changed, same)
+            )
+            if columns["parsed_with"] != old["parsed_with"]:
                 notes.append((columns["parsed_with"], sid))
             parsed += 1
-        if force or any(r.changed for r in results):
+        if any(r.changed for r in results):
             out.extend(results)
+        elif force:
+            checked.append((results, notes))
         else:
             fresh.extend(notes)
+    if checked:
+        from db.reparse_rows import differing_pages, scratch
+
+        if not scratch_columns:
+            scratch_columns.update(scratch(conn, merged=True))
+        differ = differing_pages(conn, [results for results, _ in checked], scratch_columns)
+        for index, (results, notes) in enumerate(checked):
+            if index in differ:
+                out.extend(results)
+            else:
+                fresh.extend(notes)
     return parsed, out, fresh
-
-
-#: The derived rows a page's rebuild replaces: (table, key columns, comparison column).
-_DERIVED = (
-    ("comparisons", ("id",), "id"),
-    ("listings", ("id",), "comparison_id"),
-    ("verdict_appearances", ("verdict_id", "comparison_id"), "comparison_id"),
-)
-
-
-def _scratch(conn: sqlite3.Connection) -> dict[str, list[str]]:
-    """TEMP tables shadowing the derived tables (same columns and keys, no other index, no
-    foreign key): `ingest` rebuilds a group of pages into them from an empty slate."""
-    columns: dict[str, list[str]] = {}
-    for table, key, _ in _DERIVED:
-        conn.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM main.{table} WHERE 0")
-        conn.execute(f"CREATE UNIQUE INDEX temp.scratch_{table} ON {table} ({', '.join(key)})")
-        columns[table] = [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})")]
-    return columns
-
-
-def _drop_scratch(conn: sqlite3.Connection) -> None:
-    for table, _, _ in _DERIVED:
-        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
 def _rebuild(conn: sqlite3.Connection, results: list[Reparsed], columns: dict[str, list[str]]) -> int:
@@ -324,7 +319,6 @@ def _rebuild(conn: sqlite3.Connection, results: list[Reparsed], columns: dict[st
     """
     from db.change_log import rebuild as rebuild_changes
     from db.embedded import EmbeddedRows
-    from db.ingest import IngestItem, ingest
 
     ids = sorted({comparison_id(r.url) for r in results})
     cids = json.dumps(ids)
@@ -339,33 +333,19 @@ def _rebuild(conn: sqlite3.Connection, results: list[Reparsed], columns: dict[st
         for r in results:
             embedded.add(r.snapshot_id, r.parse)
         embedded.write(conn, replace=True)
-        for table, _, _ in _DERIVED:
-            conn.execute(f"DELETE FROM temp.{table}")
-        gone = conn.execute(
-            "SELECT id, gone_at, gone_crawl_id FROM main.comparisons "
-            "WHERE id IN (SELECT value FROM json_each(?)) AND gone_at IS NOT NULL",
-            [cids],
-        ).fetchall()
-        items = [
-            IngestItem(r.url, r.parse, r.snapshot_id, r.crawl_id, r.fetched_at, r.last_seen, r.last_crawl_id)
-            for r in sorted(results, key=lambda r: (r.fetched_at, r.snapshot_id))
-        ]
-        ingest(conn, items)  # tools and verdicts into the archive, the rest into temp
+        items = ingest_items(results)
+        derive(conn, items, cids)  # tools and verdicts into the archive, the rest into temp
         for table in ("changes", "change_states"):  # pages that are no comparison any more
             conn.execute(
                 f"DELETE FROM main.{table} WHERE comparison_id IN (SELECT value FROM json_each(?)) "
                 "AND comparison_id NOT IN (SELECT id FROM temp.comparisons)",
                 [cids],
             )
-        conn.executemany(
-            "UPDATE temp.comparisons SET gone_at = ?, gone_crawl_id = ? WHERE id = ? AND last_seen < ?",
-            [(gone_at, crawl, cid, gone_at) for cid, gone_at, crawl in gone],
-        )
-        changes = [_differences(conn, table, key, by, columns[table], cids) for table, key, by in _DERIVED]
-        for (table, key, _), (_, stale) in reversed(list(zip(_DERIVED, changes, strict=True))):
+        changes = [_differences(conn, table, key, by, columns[table], cids) for table, key, by in DERIVED]
+        for (table, key, _), (_, stale) in reversed(list(zip(DERIVED, changes, strict=True))):
             match = " AND ".join(f"{k} = ?" for k in key)
             conn.executemany(f"DELETE FROM main.{table} WHERE {match}", stale)
-        for (table, key, _), (rows, _) in zip(_DERIVED, changes, strict=True):
+        for (table, key, _), (rows, _) in zip(DERIVED, changes, strict=True):
             names = columns[table]
             update = ", ".join(f"{c} = excluded.{c}" for c in names if c not in key)
             conn.executemany(
@@ -373,10 +353,9 @@ def _rebuild(conn: sqlite3.Connection, results: list[Reparsed], columns: dict[st
                 f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {update}",
                 rows,
             )
-        parses: dict[str, list[tuple[Any, ...]]] = {}
-        for item in items:
-            parses.setdefault(comparison_id(item.url), []).append((item.seen_from, item.crawl_id, item.parse))
-        rebuild_changes(conn, parses)  # the change log of these pages, from their parses in order
+        rebuild_changes(
+            conn, change_parses(items)
+        )  # the change log of these pages, from their parses in order
     return len(existing_keys(conn, "SELECT id FROM main.comparisons WHERE id IN ({})", ids))
 
 

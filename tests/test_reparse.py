@@ -90,8 +90,10 @@ def test_only_changed_outcomes_are_rewritten_unless_forced(
     capsys.readouterr()
     assert run_reparse(archive, workers=1) == 0
     assert "0 changed outcomes, 0 pages rebuilt" in capsys.readouterr().err
+    # --force reads every page again and builds its rows, but the archive holds them already
     assert run_reparse(archive, force=True, workers=1) == 0
-    assert "0 changed outcomes, 2 pages rebuilt" in capsys.readouterr().err
+    assert "Re-parsed 3 of 3 snapshots of 2 pages with 1 worker(s)" in (err := capsys.readouterr().err)
+    assert "0 changed outcomes, 0 pages rebuilt" in err
 
 
 def test_reparse_in_worker_processes_through_the_cli(archive: Path) -> None:
@@ -126,8 +128,11 @@ def test_a_regressed_parser_exits_2_and_a_fixed_one_restores(
     assert db.execute("SELECT count(*) FROM verdict_appearances").fetchone()[0] == 16
 
 
-def test_force_rebuilds_tampered_rows_and_rewrites_no_unchanged_one(archive: Path) -> None:
+def test_force_rebuilds_tampered_rows_and_rewrites_no_unchanged_one(
+    archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_reparse(archive, workers=1)
+    capsys.readouterr()
     db = open_archive(archive)
     tables = {"comparisons": "id", "listings": "id", "verdict_appearances": "verdict_id, comparison_id"}
 
@@ -149,6 +154,7 @@ def test_force_rebuilds_tampered_rows_and_rewrites_no_unchanged_one(archive: Pat
     db.execute("PRAGMA foreign_keys = ON")
     db.close()
     assert run_reparse(archive, force=True, workers=1) == 0
+    assert "0 changed outcomes, 2 pages rebuilt" in capsys.readouterr().err  # both were tampered with
     db = open_archive(archive)
     assert derived() == healed
     # Rows the rebuild found identical were left in place, not deleted and inserted again.
