@@ -262,3 +262,48 @@ def test_each_site_has_its_own_quality_gate_and_the_run_exits_with_the_worst(
     assert "  healthy: crawl 1 completed (exit 0)" in result.output
     assert "  drifted: crawl 2 degraded (exit 2)" in result.output
     assert f"    {drifted.origin}/compare/quillstream-vs-ghostline/\n" in result.output
+
+
+def test_twenty_sites_conclude_with_one_summary_refresh(
+    tmp_path: Path, archive_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from db import summaries
+    from db.archive import open_current
+    from tests.test_summaries import assert_consistent
+
+    open_current(archive_path).close()  # created and migrated first (a migration refreshes)
+    refreshes: list[int] = []
+    real_refresh = summaries.refresh
+
+    def counted(conn: object, tools: bool = False) -> int:
+        refreshes.append(1)
+        return real_refresh(conn, tools=tools)
+
+    monkeypatch.setattr(summaries, "refresh", counted)
+    site = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
+    with ExitStack() as stack:
+        hosts = [stack.enter_context(StaticServer(site, host=f"127.0.0.{20 + k}")) for k in range(20)]
+        sites = tuple(
+            Site(f"site {k}", (server.origin + "/",), include=("/compare/[c-d]",))
+            for k, server in enumerate(hosts)
+        )
+        reports = crawl_sites(Settings(db_path=archive_path, sites=sites, delay=0.0), sites)
+    assert [r.status for r in reports] == ["completed"] * 20, [r.reasons for r in reports]
+    # Each site closed its own row with its own counts and quality statistics...
+    rows = query(
+        archive_path,
+        "SELECT c.id, c.status, c.pages_fetched, (SELECT count(*) FROM crawl_field_stats f "
+        "WHERE f.crawl_id = c.id) FROM crawls c ORDER BY c.id",
+    )
+    assert [row[0] for row in rows] == [r.crawl_id for r in reports]
+    for (_, status, fetched, stats), server in zip(rows, hosts, strict=True):
+        assert status == "completed" and fetched > 0 and stats > 0
+        assert comparisons_of(archive_path, server.origin) > 0
+    # ... while the archive-wide summaries were refreshed once for the run, and are exact.
+    assert len(refreshes) == 1
+    conn = connect_sqlite(archive_path)
+    try:
+        assert conn.execute("SELECT count(*) FROM summary_verdicts").fetchone()[0] > 0
+        assert_consistent(conn)
+    finally:
+        conn.close()
