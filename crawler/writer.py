@@ -91,7 +91,7 @@ ADDS_HELD = 10_000
 #: the rest of the time.
 INBOX_BYTES = 2 * 1024 * 1024
 #: How long the writer waits for the archive's write lock: only this run's own end-of-site
-#: steps (quality gate, summaries) take it meanwhile, while the other sites still crawl.
+#: steps (quality gate, crawls row) take it meanwhile, while the other sites still crawl.
 BUSY_TIMEOUT_MS = 300_000
 COUNTER_FIELDS = crawl_log.COUNTERS
 #: Outcomes after which a URL needs another try when the crawl is resumed.

@@ -25,8 +25,8 @@ figures are recomputed whole: "latest price" follows every fetch's time, not jus
 changes, and 548 tools cost one pass over `listings`. `rebuild` recomputes everything
 (a migration; the tests check the increments against it).
 
-Who calls `refresh`: the end of every crawl (crawler/engine.py, once, whatever the
-crawl's outcome), `verdicts reparse`, `verdicts serve` at start, and `ArchiveWriter.store`
+Who calls `refresh`: the end of every crawl run (crawler/engine.py, once for all the
+run's sites, whatever their outcomes), `verdicts reparse`, `verdicts serve` at start, and `ArchiveWriter.store`
 outside a crawl (tests, tools). While a crawl runs the views show the archive as of the end of
 the previous crawl plus whatever the base tables already hold for the other columns.
 """
