@@ -20,8 +20,9 @@ printed, never asserted: the machine's other load moves them, ratios less so.
 
 `--many-hosts` measures issue 15's case instead: the same small site served on 20 loopback
 addresses (127.0.0.2 ...: 20 hosts to the crawler, whose politeness is per host name, so
-20 ports of one address would be one host), crawled with a 0.2 s delay once as one site alone and then
-as 20 [[sites]] of one `verdicts crawl`, in the same minute. Politeness bounds each host,
+20 ports of one address would be one host), all served by one server process (one nginx
+with a server block per address, else crawler/static_server.py), crawled with a 0.2 s delay
+once as one site alone and then as 20 [[sites]] of one `verdicts crawl`, in the same minute. Politeness bounds each host,
 not the machine, so the 20 sites together should take about as long as one alone (target:
 at most 1.5x), not 20x.
 
@@ -97,7 +98,7 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], seconds: float = 10.
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {seconds} s")
 
 
-NGINX_CONF = """\
+NGINX_HTTP = """\
 worker_processes 1;
 worker_rlimit_nofile 16384;
 {user}pid {tmp}/nginx.pid;
@@ -120,14 +121,17 @@ http {{
     keepalive_requests 1000000;
     keepalive_timeout 120s;
     open_file_cache max=4096 inactive=300s;  # descriptors held open: keep under the limit
+"""
+NGINX_SERVER = """\
     server {{
-        listen 127.0.0.1:{port} reuseport backlog=4096;
+        listen {address}:{port} reuseport backlog=4096;
         root {root};
         index index.html;
         error_page 404 /404.html;
 {overlay}    }}
-}}
 """
+#: One server on 127.0.0.1:{port} (keys: user, tmp, port, root, overlay).
+NGINX_CONF = NGINX_HTTP + NGINX_SERVER.replace("{address}", "127.0.0.1") + "}}\n"
 
 
 @contextlib.contextmanager
@@ -560,23 +564,87 @@ def many_sites_leg(name: str, origins: list[str], delay: float, db: Path, workdi
     return leg
 
 
-def many_hosts(args: argparse.Namespace, workdir: Path) -> None:
-    """One site alone, then `--hosts` sites together, all served by `--hosts` loopback servers."""
-    from crawler.static_server import StaticServer
+def _free_port_on(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
+
+def _wait_for(address: tuple[str, int], proc: subprocess.Popen[bytes], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection(address, 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {address[0]}:{address[1]} after {seconds} s")
+
+
+#: Without nginx: every address served by crawler/static_server.py in ONE child process
+#: (not threads of this process, which samples the crawl's memory and CPU).
+_STATIC_HOSTS = (
+    "import sys, time\n"
+    "from crawler.static_server import StaticServer\n"
+    "servers = [StaticServer(sys.argv[1], host=h, port=int(p)).__enter__()"
+    " for h, p in zip(sys.argv[2::2], sys.argv[3::2])]\n"
+    "time.sleep(1e9)\n"
+)
+
+
+@contextlib.contextmanager
+def serve_hosts(site: bench_site.Site, workdir: Path, hosts: list[str]) -> Iterator[tuple[list[str], str]]:
+    """Serve `site` on each of `hosts` (loopback addresses) from ONE server process, so that
+    the benchmark measures the crawler, not 20 servers: one nginx worker with a server block
+    per address (each its own robots.txt and sitemap.xml naming its origin) or, without
+    nginx, crawler/static_server.py. Yields (origins, server name)."""
+    ports = [_free_port_on(host) for host in hosts]
+    origins = [f"http://{host}:{port}" for host, port in zip(hosts, ports, strict=True)]
+    if os.access(NGINX, os.X_OK):
+        conf_dir = workdir / "nginx-hosts"
+        conf_dir.mkdir(exist_ok=True)
+        blocks = []
+        for host, port, origin in zip(hosts, ports, origins, strict=True):
+            own = conf_dir / host
+            own.mkdir(exist_ok=True)
+            site.set_origin(origin, into=own)
+            overlay = "".join(
+                f"        location = /{name} {{ alias {own / name}; }}\n" for name in bench_site.ORIGIN_FILES
+            )
+            blocks.append(NGINX_SERVER.format(address=host, port=port, root=site.root, overlay=overlay))
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        conf = NGINX_HTTP.format(user=user, tmp=conf_dir) + "".join(blocks) + "}\n"
+        (conf_dir / "nginx.conf").write_text(conf, encoding="utf-8")
+        command = [NGINX, "-p", str(conf_dir), "-c", str(conf_dir / "nginx.conf"), "-e", "stderr"]
+        command += ["-g", "daemon off;"]
+        name = f"one nginx (1 worker, {len(hosts)} server blocks)"
+    else:
+        # robots.txt and sitemap.xml keep the origin placeholder: each server writes in its own
+        root = Path(shutil.copytree(site.root, workdir / "many-site", dirs_exist_ok=True))
+        site.set_origin(bench_site.fx.ORIGIN, into=root)
+        pairs = [str(v) for host, port in zip(hosts, ports, strict=True) for v in (host, port)]
+        command = [PY, "-c", _STATIC_HOSTS, str(root), *pairs]
+        name = f"crawler/static_server.py, {len(hosts)} servers in one process (no nginx found)"
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        for host, port in zip(hosts, ports, strict=True):
+            _wait_for((host, port), proc)
+        yield origins, name
+    finally:
+        stop(proc)
+
+
+def many_hosts(args: argparse.Namespace, workdir: Path) -> None:
+    """One site alone, then `--hosts` sites together, every address served by one server."""
     # --host-pages HTML pages: the comparisons, their index pages (PER_INDEX each) and /about/
     site = bench_site.ensure(args.host_pages - 1 - -(-(args.host_pages - 1) // (bench_site.PER_INDEX + 1)))
-    root = Path(shutil.copytree(site.root, workdir / "many-site"))
-    # robots.txt and sitemap.xml with the origin placeholder: each server writes in its own
-    site.set_origin(bench_site.fx.ORIGIN, into=root)
     logs = workdir / "logs-many"
     logs.mkdir(exist_ok=True)
-    with contextlib.ExitStack() as servers:
-        hosts = [f"127.0.0.{2 + k}" for k in range(args.hosts)]
-        origins = [servers.enter_context(StaticServer(root, host=host)).origin for host in hosts]
+    hosts = [f"127.0.0.{2 + k}" for k in range(args.hosts)]
+    with serve_hosts(site, workdir, hosts) as (origins, server):
         print(
             f"\n== {args.hosts} sites of {len(site.pages)} pages each ({site.comparisons} comparisons), "
-            f"each on its own loopback address, delay {args.host_delay} s"
+            f"each on its own loopback address, delay {args.host_delay} s; served by {server}"
         )
         print(f"   load average (/proc/loadavg): {Path('/proc/loadavg').read_text().strip()}")
         alone = many_sites_leg(
