@@ -22,9 +22,9 @@ printed, never asserted: the machine's other load moves them, ratios less so.
 addresses (127.0.0.2 ...: 20 hosts to the crawler, whose politeness is per host name, so
 20 ports of one address would be one host), all served by one server process (one nginx
 with a server block per address, else crawler/static_server.py), crawled with a 0.2 s delay
-once as one site alone and then as 20 [[sites]] of one `verdicts crawl`, in the same minute. Politeness bounds each host,
-not the machine, so the 20 sites together should take about as long as one alone (target:
-at most 1.5x), not 20x.
+once as one site alone and then as 20 [[sites]] of one `verdicts crawl`, in the same minute.
+Politeness bounds each host, not the machine, so the 20 sites together should take about as
+long as one alone (target: at most 1.5x), not 20x.
 
 Usage:
     python bench/crawl.py [--pages 3000] [--flat-check] [--quick] [--no-scrapy]

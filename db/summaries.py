@@ -26,9 +26,10 @@ changes, and 548 tools cost one pass over `listings`. `rebuild` recomputes every
 (a migration; the tests check the increments against it).
 
 Who calls `refresh`: the end of every crawl run (crawler/engine.py, once for all the
-run's sites, whatever their outcomes), `verdicts reparse`, `verdicts serve` at start, and `ArchiveWriter.store`
-outside a crawl (tests, tools). While a crawl runs the views show the archive as of the end of
-the previous crawl plus whatever the base tables already hold for the other columns.
+run's sites, whatever their outcomes), `verdicts reparse`, `verdicts serve` at start, and
+`ArchiveWriter.store` outside a crawl (tests, tools). While a crawl runs the views show the
+archive as of the end of the previous run plus whatever the base tables already hold for
+the other columns.
 """
 
 from __future__ import annotations
