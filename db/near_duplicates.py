@@ -131,9 +131,11 @@ def mark_near_duplicates(db: Database | sqlite3.Connection) -> NearDuplicateStat
 def _mark(conn: sqlite3.Connection) -> NearDuplicateStats:
     row = conn.execute("SELECT value FROM archive_state WHERE key = ?", [STATE_KEY]).fetchone()
     checked_up_to = int(row[0]) if row else 0
+    # `+tool_id`: the new rows by rowid, then sorted; ordered by the tool index, SQLite read
+    # every verdict of the archive at each crawl's end to find the few new ones
     fresh_rows = conn.execute(
         "SELECT rowid, id, tool_id, first_seen, near_duplicate_of, text FROM verdicts "
-        "WHERE rowid > ? ORDER BY tool_id, first_seen, id",
+        "WHERE rowid > ? ORDER BY +tool_id, first_seen, id",
         [checked_up_to],
     )
     updates: dict[str, str] = {}

@@ -18,7 +18,7 @@ from db.archive import open_archive
 from db.publish import load_metadata
 from db.store import ArchiveWriter
 from db.views import VIEWS
-from tests.archive_factory import at, comparison, fetched
+from tests.archive_factory import at, comparison, fetched, listing
 
 BIG_TABLES = ("verdict_appearances", "listings", "snapshots")
 #: Relations whose answer is one row per row of a big table: reading it whole is the answer,
@@ -104,3 +104,64 @@ def test_the_check_sees_a_full_scan(conn: sqlite3.Connection) -> None:
     old_reuse = "SELECT verdict_id, count(*) FROM verdict_appearances a GROUP BY verdict_id"
     assert full_scans(conn, old_reuse)
     assert not full_scans(conn, "SELECT * FROM verdict_appearances a WHERE a.verdict_id = 'x'")
+
+
+#: Tables a site's end may read whole: one row per crawl (or per field and crawl), never per page.
+_PER_CRAWL = {"crawls", "crawl_field_stats", "archive_state", "sqlite_master"}
+
+
+def test_a_sites_end_of_crawl_steps_read_only_its_own_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concluding a site (quality gate, change counts, crawls row: crawler/engine.py
+    `_conclude_sites`) reaches the crawl's own rows through indexes: twenty sites ending
+    together must not cost twenty passes over the archive (the summaries, which do read
+    whole tables, are refreshed once per run)."""
+    import threading
+    from types import SimpleNamespace
+
+    import db.archive
+    from crawler import engine
+    from crawler.config import Settings
+    from crawler.writer import WriterReport
+    from db import crawl_log
+
+    path = tmp_path / "archive.db"
+    archive = open_archive(path)
+    for day in (1, 2):  # a previous crawl of the site, then the one to conclude
+        crawl_id = crawl_log.begin(archive, "https://example.test/", ["https://example.test/"]).crawl_id
+        for n in range(3):
+            url = f"https://example.test/compare/tool-{n}-vs-other"
+            parse = comparison(
+                listings=[listing(1, f"Tool {n}", price=f"${9 + day}/mo"), listing(2, "Other")]
+            )
+            ArchiveWriter(archive, crawl_id).store([(fetched(url, f"<p>{n} {day}</p>", at(day)), parse)])
+        if day == 1:
+            crawl_log.finish(archive, crawl_id, "completed")
+    archive.close()
+    statements: list[str] = []
+    connect = db.archive.connect_sqlite
+
+    def traced(*args: object, **kwargs: object) -> sqlite3.Connection:
+        connection = connect(*args, **kwargs)  # type: ignore[arg-type]
+        connection.set_trace_callback(statements.append)
+        return connection
+
+    monkeypatch.setattr(db.archive, "connect_sqlite", traced)
+    report = engine.CrawlReport("site", crawl_id=crawl_id, requests=3, outcomes={"fetched": 3})
+    loop = SimpleNamespace(error=None, finished=True, capped=False)
+    reply = ("finished", WriterReport(crawl_id=crawl_id))
+    engine._conclude_sites(Settings(db_path=path), [(report, reply, loop)], threading.Event())  # type: ignore[list-item]
+    monkeypatch.undo()
+    assert report.status == "completed", report.reasons
+    reads = [s for s in statements if re.match(r"\s*(SELECT|WITH|UPDATE|DELETE|INSERT)", s, re.IGNORECASE)]
+    assert len(reads) >= 5
+    plans = sqlite3.connect(path)
+    try:
+        for sql in reads:
+            for row in plans.execute(f"EXPLAIN QUERY PLAN {sql}"):
+                match = re.match(r"(?:SCAN|SEARCH) (\w+)(?: AS \w+)?( USING AUTOMATIC)?", row[3])
+                whole = match and (row[3].startswith("SCAN") or match[2])
+                assert not (whole and match[1] not in _PER_CRAWL), f"{row[3]} in: {sql}"
+    finally:
+        plans.close()
