@@ -340,7 +340,7 @@ async def _crawl_all(
 
     channel.start([plan.report.crawl_id for plan in plans])
     shared = SharedFetching(fetch_settings(settings, frozenset()), len(plans))
-    concluding = _Concluder(settings, stop)
+    concluding = _Concluder(settings, stop, len(plans))
     try:
         await asyncio.gather(
             *(_crawl_site(settings, plan, channel, shared, stop, concluding, on_report) for plan in plans)
@@ -354,9 +354,13 @@ class _Concluder:
     transaction (a group commit): 20 sites ending together waited 20 times for the writer's
     open transaction and took ~25 s in turn when each concluded alone."""
 
-    def __init__(self, settings: Settings, stop: threading.Event) -> None:
+    #: How long a site whose reply came waits for the others' (they come a few ms apart).
+    GATHER_SECONDS = 0.05
+
+    def __init__(self, settings: Settings, stop: threading.Event, sites: int) -> None:
         self.settings = settings
         self.stop = stop
+        self.outstanding = sites  # sites whose writer reply has not come yet
         self.ready: list[tuple[_Plan, tuple[str, Any], asyncio.Future[None]]] = []
         self.lock = asyncio.Lock()
         self.batches: list[int] = []  # sites per transaction, for the tests and the bench
@@ -365,6 +369,9 @@ class _Concluder:
         """Conclude `plan` with the others ready; returns once its crawls row is closed."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.ready.append((plan, reply, done))
+        self.outstanding -= 1
+        if self.outstanding:
+            await asyncio.sleep(self.GATHER_SECONDS)
         async with self.lock:
             batch, self.ready = self.ready, []
             if batch:  # else an earlier batch took this site along
