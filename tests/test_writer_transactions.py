@@ -140,3 +140,42 @@ def test_the_first_frontier_is_committed_before_any_page(archive_path: Path, cra
     assert writer.report.commits == 1
     assert _count(archive_path, "SELECT count(*) FROM pages") == 0
     assert _count(archive_path, "SELECT count(*) FROM frontier WHERE state = 'queued'") == 3
+
+
+def test_crawls_that_finish_together_are_committed_and_answered_together(archive_path: Path) -> None:
+    """Several sites of a run ending at once: one commit, then every reply (each only once
+    its crawl's pages are committed), while another crawl goes on."""
+    import threading
+
+    db = open_archive(archive_path)
+    ids = [crawl_log.begin(db, f"site {n}", [f"https://s{n}.test/"]).crawl_id for n in range(3)]
+    db.close()
+    commits: list[str] = []
+    parent, child = Pipe()
+    reports: list[object] = []
+
+    def run() -> None:  # in the thread: its sqlite connection belongs to it
+        writer = writer_module._Writer(str(archive_path), ids)
+        writer.db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        reports.append(writer.run(child))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        both = [("to", ids[0]), *_items(URLS[:2]), ("finish",), ("to", ids[1]), *_items(URLS[2:4])]
+        parent.send_bytes(pickle.dumps([*both, ("finish",)]))
+        assert parent.poll(30)
+        first = parent.recv()
+        assert parent.poll(30)
+        replies = [first, parent.recv()]
+        assert [(kind, r.crawl_id) for kind, r in replies] == [("finished", ids[0]), ("finished", ids[1])]
+        assert len(commits) == 1  # one transaction for both ends
+        assert _count(archive_path, "SELECT count(*) FROM snapshots") == 4  # committed before the replies
+        assert not parent.poll(0.2)  # the third crawl still runs: no reply for it
+        parent.send_bytes(pickle.dumps([("to", ids[2]), *_items(URLS[4:6]), ("finish",)]))
+        thread.join(30)
+    finally:
+        parent.close()
+        thread.join(30)
+    assert [r.crawl_id for r in reports] == [ids[2]]  # type: ignore[attr-defined]
+    assert _count(archive_path, "SELECT count(*) FROM snapshots") == 6
