@@ -183,11 +183,18 @@ def crawl(urls: tuple[str, ...], db_path: Path, config_path: Path | None, **flag
     interrupted crawl of the same start URLs. Exits non-zero when the crawl could not
     run or its parse quality degraded.
     """
-    from crawler.config import load_settings
-    from crawler.engine import run_crawl
+    from crawler.stopping import catch_stop_signals, ignore_stop_signals
 
-    settings = load_settings(config_path, urls=urls, db_path=_given(db_path), **flags)
-    sys.exit(run_crawl(settings))
+    stop = catch_stop_signals()  # first: a signal at any moment stops the crawl cleanly (exit 130)
+    try:
+        from crawler.config import load_settings
+        from crawler.engine import run_crawl
+
+        settings = load_settings(config_path, urls=urls, db_path=_given(db_path), **flags)
+        code = run_crawl(settings, stop)
+    finally:
+        ignore_stop_signals()  # the outcome is recorded: a late signal must not make it -15
+    sys.exit(code)
 
 
 @cli.command()

@@ -45,6 +45,7 @@ from crawler.pending import PendingQueue
 from crawler.progress import Progress, format_summary
 from crawler.revisits import Validators, known_pages
 from crawler.seen import HashSet
+from crawler.stopping import STOP_SIGNALS, stop_on_signals
 from crawler.stored_links import StoredLinks
 from crawler.urls import MAX_URL_CHARS, Scope, host_matches, host_of, origin_of, try_canonicalize
 from db import crawl_log, frontier
@@ -79,6 +80,11 @@ class CrawlError(Exception):
     """The crawl could not run; the message is the one-line reason."""
 
 
+class CrawlStopped(CrawlError):
+    """A stop signal came before the crawl began (while it waited for the archive lock, say):
+    nothing was written."""
+
+
 @dataclass(slots=True)
 class CrawlReport:
     """The outcome of one site's crawl, as the summary and the scheduler see it."""
@@ -111,9 +117,10 @@ class CrawlReport:
         return EXIT_STOPPED if self.status == "interrupted" else _EXIT.get(self.status, 1)
 
 
-def run_crawl(settings: Settings) -> int:
+def run_crawl(settings: Settings, stop: threading.Event | None = None) -> int:
     """`verdicts crawl`: crawl every site together, print each summary as its site ends;
-    the worst exit code wins."""
+    the worst exit code wins. `stop`: set by the caller's signal handlers
+    (crawler.stopping), else handlers are installed for the run."""
     if not settings.sites:
         raise click.ClickException(
             "No start URLs: give some on the command line or add [[sites]] to verdicts.toml."
@@ -123,11 +130,14 @@ def run_crawl(settings: Settings) -> int:
             _check_browser(settings)
         except CrawlError as error:
             raise click.ClickException(str(error)) from None
-    with stop_on_signals() as stop:
+    with contextlib.nullcontext(stop) if stop is not None else stop_on_signals() as stop:
         try:
             reports = crawl_sites(
                 settings, settings.sites, stop=stop, on_report=lambda r: click.echo(format_summary(r))
             )
+        except CrawlStopped as stopped:
+            click.echo(str(stopped), err=True)
+            return EXIT_STOPPED
         except CrawlError as error:
             raise click.ClickException(str(error)) from error
         except sqlite3.Error as error:  # closing a crawl's row on a full disk, say
@@ -160,27 +170,6 @@ def _check_browser(settings: Settings) -> str:
         return check_browser(settings.chromium)
     except BrowserMissing as error:
         raise CrawlError(str(error)) from None
-
-
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT/SIGTERM (a second SIGINT interrupts at once)."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def crawl(
@@ -222,10 +211,17 @@ def crawl_sites(
         names[plan.report.site] = plan.site.name
     if any(plan.site.render == "browser" for plan in plans):
         _check_browser(settings)  # before the archive is opened or anything fetched
+    stop = stop or threading.Event()
+    if stop.is_set():
+        raise CrawlStopped("Stopped by a signal before the crawl began; nothing was written.")
     lock = ArchiveLock(settings.db_path, timeout=settings.lock_timeout, purpose="crawl")
     try:
-        lock.acquire()
+        lock.acquire(stop=stop)
     except ArchiveLocked as error:
+        if stop.is_set():
+            raise CrawlStopped(
+                f"Stopped by a signal while waiting for the archive lock ({error}); nothing was written."
+            ) from None
         raise CrawlError(str(error)) from None
     except OSError as error:
         raise CrawlError(f"archive {settings.db_path} is not writable: {error.strerror}") from None
@@ -233,7 +229,7 @@ def crawl_sites(
         _begin(settings, plans)
         if progress is not None and len(plans) == 1:
             plans[0].progress = progress
-        return _crawl_locked(settings, plans, stop or threading.Event(), lock, on_report)
+        return _crawl_locked(settings, plans, stop, lock, on_report)
     finally:
         lock.release()
 
@@ -613,7 +609,14 @@ class WriterProcess:
         # The writer inherits the archive lock's descriptor: the lock is held until it has
         # exited too, so a crawl started after this process died waits for an orphan writer.
         fds = (fd,) if lock is None else (fd, lock.fileno())
-        self._proc = subprocess.Popen(args, pass_fds=fds)
+        # Born with SIGINT/SIGTERM blocked (the mask survives fork and exec) until it ignores
+        # them: a Ctrl+C or a service stop reaching the group while the child's interpreter
+        # starts would kill it, and a clean stop would become a failed crawl.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            self._proc = subprocess.Popen(args, pass_fds=fds)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         self.pid = self._proc.pid
         if lock is not None:
             lock.note(self.pid, "writer")

@@ -201,8 +201,11 @@ def writer_main(
     """The writer's work on its end of the pipe, until "finish" or end-of-file."""
     # Ctrl-C and a service stop reach the whole process group; the engine decides when
     # to stop, and the writer follows by the pipe (finish message or end-of-file).
+    # They were blocked from birth (crawler.engine.WriterProcess): one that came meanwhile
+    # is dropped as the mask lifts.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))
     try:
         report = _Writer(db_path, crawl_id, durability).run(conn)
     except EOFError:  # the engine died: what was received is stored, nothing to reply to

@@ -18,7 +18,7 @@ schema upgrade (`db.archive.open_archive`) hold this lock while they write.
 - The file names the holders (pid and what they do), only for the waiting message.
 
 A command that finds the lock held waits up to `timeout` seconds, saying so once on
-stderr, then raises `ArchiveLocked` (timeout 0: at once).
+stderr, then raises `ArchiveLocked` (timeout 0: at once; a stop signal ends the wait too).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import errno
 import fcntl
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -84,8 +85,10 @@ class ArchiveLock:
         self._fd: int | None = None
         self._in_place = False  # locking the database file itself (read-only directory)
 
-    def acquire(self) -> None:
-        """Take the lock, waiting up to `timeout` seconds; raises ArchiveLocked or OSError."""
+    def acquire(self, stop: threading.Event | None = None) -> None:
+        """Take the lock, waiting up to `timeout` seconds; raises ArchiveLocked or OSError.
+
+        `stop` set (a stop signal) ends the wait at once with ArchiveLocked."""
         fd = self._open()
         deadline = time.monotonic() + self.timeout
         said = False
@@ -98,7 +101,7 @@ class ArchiveLock:
                     break
                 except BlockingIOError:
                     holder = self._holder(fd)
-                    if time.monotonic() >= deadline:
+                    if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
                         raise ArchiveLocked(holder) from None
                     if not said:
                         self.notify(f"Waiting up to {self.timeout:g} s: {holder}.")

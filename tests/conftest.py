@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,6 +57,18 @@ def keep_datasette_plugins() -> Iterator[None]:
     before = list(pm.list_name_plugin())
     yield
     restore_datasette_plugins(before)
+
+
+@pytest.fixture(autouse=True)
+def keep_signal_handlers() -> Iterator[None]:
+    """`verdicts crawl` keeps its stop handlers until its process exits, then ignores stop
+    signals (crawler/stopping.py); a test that runs it in this process gets the session's
+    handlers back afterwards."""
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in before.items():
+        if handler is not None:
+            signal.signal(sig, handler)
 
 
 @pytest.hookimpl(hookwrapper=True)

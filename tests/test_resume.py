@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from crawler.static_server import StaticServer
-from db.lock import ArchiveLock, lock_path_for
+from db.lock import DEFAULT_TIMEOUT, ArchiveLock, lock_path_for
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -26,20 +26,20 @@ def verdicts(*args: str) -> list[str]:
     return [sys.executable, "-m", "crawler.cli", *args]
 
 
-def slow_crawl(origin: str, db_path: Path) -> subprocess.Popen[str]:
+def slow_crawl(origin: str, db_path: Path, delay: float = 0.2) -> subprocess.Popen[str]:
     """A crawl slowed by its politeness delay, so it can be caught mid-way."""
-    command = verdicts("crawl", f"{origin}/", "--db", str(db_path), "--delay", "0.2")
+    command = verdicts("crawl", f"{origin}/", "--db", str(db_path), "--delay", str(delay))
     return subprocess.Popen(
         [*command, "--per-host", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0, every: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
-        time.sleep(0.05)
+        time.sleep(every)
 
 
 def query(db_path: Path, sql: str, *params: object) -> list[tuple]:
@@ -96,10 +96,11 @@ def test_killed_crawl_resumes_without_refetching_finished_pages(
             first.wait()
         first.stdout.close()  # type: ignore[union-attr]
         first.stderr.close()  # type: ignore[union-attr]
-    wait_for(lambda: not any(alive(pid) for pid in helpers), timeout=10)
-
-    with ArchiveLock(archive_path):  # a dead crawl's lock is free at once
-        pass
+    # The orphaned writer stores what it received, then exits; the lock is held until then
+    # (and until the kernel has closed its descriptors, a moment after /proc shows it gone),
+    # so the next command waits for it, as a crawl does for --lock-timeout.
+    with ArchiveLock(archive_path, timeout=DEFAULT_TIMEOUT):
+        assert not any(alive(pid) for pid in helpers), "the lock is free only once the writer is gone"
     assert query(archive_path, "SELECT status FROM crawls") == [("running",)]
     finished = done_pages(archive_path, 1)
     queued = query(archive_path, "SELECT count(*) FROM frontier WHERE state = 'queued'")[0][0]
@@ -129,7 +130,10 @@ def test_killed_crawl_resumes_without_refetching_finished_pages(
 def test_a_second_crawl_on_the_same_archive_is_refused_and_sigterm_stops_cleanly(
     server: StaticServer, archive_path: Path
 ) -> None:
-    first = slow_crawl(server.origin, archive_path)
+    # slow enough (~45 s for the site) that the signal lands mid-crawl however long the
+    # second command takes to start on a loaded machine (tests/test_stop_signals.py: the
+    # other moments a signal may come)
+    first = slow_crawl(server.origin, archive_path, delay=1.0)
     lock_file = lock_path_for(archive_path)
     try:
         wait_for(lambda: lock_file.exists() and lock_file.read_text().startswith(f"{first.pid} crawl\n"))
@@ -156,3 +160,44 @@ def test_a_second_crawl_on_the_same_archive_is_refused_and_sigterm_stops_cleanly
     assert query(archive_path, "SELECT status FROM crawls") == [("interrupted",)]
     with ArchiveLock(archive_path):
         pass
+
+
+def test_the_next_crawl_waits_for_the_orphaned_writer_of_a_killed_crawl(
+    server: StaticServer, archive_path: Path
+) -> None:
+    """The crawl dies (SIGKILL) while its writer still has pages to store: the next crawl
+    waits for that writer, saying so, then resumes what it committed."""
+    first = slow_crawl(server.origin, archive_path)
+    try:
+        wait_for(lambda: bool(done_pages(archive_path, 1)))
+        (writer,) = children(first.pid)
+        os.kill(writer, signal.SIGSTOP)  # a writer slow to store its last batch
+        first.kill()
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        first.stdout.close()  # type: ignore[union-attr]
+        first.stderr.close()  # type: ignore[union-attr]
+    second = subprocess.Popen(
+        verdicts("crawl", f"{server.origin}/", "--db", str(archive_path), "--delay", "0"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert second.stderr is not None
+        said = second.stderr.readline()
+        assert said.startswith(f"Waiting up to 60 s: the writer of a crawl that ended (pid {writer})"), said
+        assert second.poll() is None and alive(writer)
+    finally:
+        os.kill(writer, signal.SIGCONT)  # it sees the end of its pipe, commits and exits
+    out, err = second.communicate(timeout=180)
+    assert second.returncode == 0, err
+    assert "Crawl 2 of command line: completed (resumed crawl 1)" in out
+    assert not alive(writer)
+    assert query(archive_path, "SELECT id, status FROM crawls ORDER BY id") == [
+        (1, "interrupted"),
+        (2, "completed"),
+    ]
