@@ -9,10 +9,13 @@ crawler/static_server.py, into a fresh archive:
 1. a crawl stopped by `--max-pages` just after the sitemap was read: its frontier holds
    every page of the site, queued;
 2. the resumed crawl, which takes that frontier over and fetches the rest of the site;
-3. an unchanged re-crawl, seeded with every archived page (all answered 304).
+3. an unchanged re-crawl, seeded with every archived page (all answered 304);
+4. `verdicts reparse --force` of that archive: every snapshot parsed again by a pool of
+   worker processes, every page's rows rebuilt by the one writing process.
 
-Each leg's peak RSS is sampled every 20 ms (bench/crawl.py's `TreeMemory`): the fetching
-process ("main"), the writer, and the whole tree at one time. The table ends with each
+Each leg's peak RSS is sampled every 20 ms (bench/proctree.py, shared with bench/crawl.py): the fetching
+process ("main"), the writer (for reparse: its worker processes, their peaks summed), and
+the whole tree at one time. The table ends with each
 peak's ratio between the largest and the smallest size: flat is a ratio near 1.0, against a
 size ratio of 10. Figures are printed, never asserted; the load average is printed beside
 them (a loaded machine moves wall times, memory much less).
@@ -40,10 +43,11 @@ if str(ROOT) not in sys.path:
 
 from bench import crawl as bench_crawl  # noqa: E402
 from bench import synthetic_site as bench_site  # noqa: E402
+from bench.proctree import run_tree  # noqa: E402
 
 #: Requests of the stopped crawl: robots.txt is not one; the start page and the sitemap are.
 STOP_AFTER = 20
-LEGS = ("stopped crawl", "resumed crawl", "unchanged re-crawl")
+LEGS = ("stopped crawl", "resumed crawl", "unchanged re-crawl", "reparse --force")
 
 
 @dataclass
@@ -75,17 +79,21 @@ def frontier_queued(db: Path) -> int:
 
 
 def crawl_run(pages: int, leg: str, origin: str, db: Path, logs: Path, max_pages: int | None) -> Run:
-    command = [bench_crawl.PY, "-m", "crawler.cli", "crawl", f"{origin}/", "--db", str(db)]
-    command += ["--delay", "0", "--concurrency", str(bench_crawl.CONCURRENCY)]
-    command += ["--per-host", str(bench_crawl.CONCURRENCY)]
+    if leg == "reparse --force":
+        command = [bench_crawl.PY, "-m", "crawler.cli", "reparse", "--db", str(db), "--force"]
+    else:
+        command = [bench_crawl.PY, "-m", "crawler.cli", "crawl", f"{origin}/", "--db", str(db)]
+        command += ["--delay", "0", "--concurrency", str(bench_crawl.CONCURRENCY)]
+        command += ["--per-host", str(bench_crawl.CONCURRENCY)]
     if max_pages is not None:
         command += ["--max-pages", str(max_pages)]
     log = logs / f"{pages}-{leg.replace(' ', '_')}.log"
-    wall, _, peak, tree, code = bench_crawl.run_tree(command, log)
+    wall, _, peak, tree, code = run_tree(command, log)
     text = log.read_text(encoding="utf-8", errors="replace")
     requests = 0
     for line in text.splitlines():
-        if line.strip().startswith("requests "):
+        # a crawl's summary line "requests N", reparse's "Re-parsed N of M snapshots"
+        if line.strip().startswith("requests ") or line.startswith("Re-parsed "):
             requests = int(line.split()[1])
     if code != 0:
         print(f"  ! {leg}: exit code {code}; last lines of {log}:\n" + "\n".join(text.splitlines()[-8:]))
@@ -95,8 +103,8 @@ def crawl_run(pages: int, leg: str, origin: str, db: Path, logs: Path, max_pages
 
 
 def measure(pages: int, workdir: Path, stop_after: int, resume_cap: int | None = None) -> list[Run]:
-    """The three legs at one size, on one fresh archive (two when the resumed crawl is capped:
-    the re-crawl needs the whole site archived)."""
+    """The legs at one size, on one fresh archive (without the re-crawl and the reparse when the
+    resumed crawl is capped: they need the whole site archived)."""
     site = bench_site.ensure(pages)
     logs = workdir / "logs"
     logs.mkdir(exist_ok=True)
@@ -111,8 +119,8 @@ def measure(pages: int, workdir: Path, stop_after: int, resume_cap: int | None =
             flush=True,
         )
         runs = []
-        for leg, cap in zip(LEGS, (stop_after, resume_cap, None), strict=True):
-            if leg == "unchanged re-crawl" and resume_cap is not None:
+        for leg, cap in zip(LEGS, (stop_after, resume_cap, None, None), strict=True):
+            if leg in ("unchanged re-crawl", "reparse --force") and resume_cap is not None:
                 break
             runs.append(crawl_run(pages, leg, origin, db, logs, cap))
             print(f"   {leg}: done in {runs[-1].wall:.1f} s", flush=True)
@@ -162,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         "--resume-cap",
         type=int,
         help="cap the resumed crawl at N requests (it still takes the whole frontier over); "
-        "the re-crawl leg is then skipped: for 100,000 pages on a loaded machine",
+        "the re-crawl and reparse legs are then skipped: for 100,000 pages on a loaded machine",
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: two tiny sites")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (archives, logs)")

@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.proctree import children  # noqa: E402
+from bench.proctree import load_average as load  # noqa: E402
 from crawler.config import Settings, Site  # noqa: E402
 from crawler.engine import CrawlReport, crawl  # noqa: E402
 from crawler.progress import Progress  # noqa: E402
@@ -73,15 +75,6 @@ def build_site(out: Path, pages: int) -> int:
 
 
 # ---- memory of process trees, from /proc ----------------------------------------------------------
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
-                found += [int(p) for p in handle.read().split()]
-    return found
 
 
 def _memory_kb(pid: int) -> int:
@@ -125,7 +118,7 @@ class Sampler:
             tree, i = [(me, "this process")], 0
             while i < len(tree):
                 pid, role = tree[i]
-                for child in _children(pid):
+                for child in children(pid):
                     if role in ("driver", "chromium"):
                         tree.append((child, "chromium"))
                     else:
@@ -146,11 +139,6 @@ class Sampler:
         self._stop.set()
         self._thread.join()
         return {role: kb / 1024 for role, kb in self.peaks.items()}
-
-
-def load() -> str:
-    with open("/proc/loadavg", encoding="ascii") as handle:
-        return " ".join(handle.read().split()[:3])
 
 
 def run_leg(origin: str, db_path: Path, render: str) -> tuple[CrawlReport, dict[str, float], dict[str, int]]:

@@ -46,7 +46,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.crawl import PY, run_tree  # noqa: E402
+from bench.crawl import PY  # noqa: E402
+from bench.proctree import load_average as load  # noqa: E402
+from bench.proctree import run_tree  # noqa: E402
 from bench.serve import OUT, build_archive  # noqa: E402
 from db.archive import sqlite_uri  # noqa: E402
 
@@ -66,10 +68,6 @@ class Leg:
     @property
     def rate(self) -> float:
         return self.pages / self.wall if self.wall else 0.0
-
-
-def load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
 
 
 def snapshot_ids(db: Path) -> list[int]:

@@ -13,14 +13,17 @@ def test_memory_benchmark_smoke_run(tmp_path: Path) -> None:
     stdout = run_bench("memory.py", "--quick", out=tmp_path, timeout=300)
     assert "load average" in stdout
     for size in ("40", "120"):
-        for leg in ("stopped crawl", "resumed crawl", "unchanged re-crawl"):
+        for leg in ("stopped crawl", "resumed crawl", "unchanged re-crawl", "reparse --force"):
             row = re.search(rf"^ +{size} {leg} .* (\d+)$", stdout, re.MULTILINE)
             assert row is not None, (size, leg, stdout)
-            assert row[1] == "0", row[0]  # every crawl exited 0
+            assert row[1] == "0", row[0]  # every crawl and the reparse exited 0
     # the stopped crawl left the site queued; the resumed one fetched it all
     stopped = re.search(r"^ +120 stopped crawl +(\d+) +[\d.]+ +([\d,]+)", stdout, re.MULTILINE)
     resumed = re.search(r"^ +120 resumed crawl +([\d,]+) +[\d.]+ +([\d,]+)", stdout, re.MULTILINE)
     assert stopped is not None and resumed is not None
     assert int(stopped[2].replace(",", "")) > 100 and resumed[2] == "0"
+    # the reparse read every snapshot the crawls stored (its count is in the requests column)
+    reparsed = re.search(r"^ +120 reparse --force +([\d,]+) ", stdout, re.MULTILINE)
+    assert reparsed is not None and int(reparsed[1].replace(",", "")) > 100
     assert "peak ratio, 120 / 40 pages" in stdout
     assert "exit code" not in stdout
