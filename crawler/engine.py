@@ -71,6 +71,11 @@ MAX_FAILURES_KEPT = 1000
 MAX_LINKS_PER_PAGE = 10_000
 #: How long the writer may take to store its last batch once the fetching is over.
 WRITER_FINISH_SECONDS = 300.0
+#: Page cache of the connection for a site's end-of-crawl steps (KiB; SQLite's default is
+#: 2,000). Their statements scan whole tables (per-tool summaries, the quality gate), and
+#: SQLite sizes a sort's memory by the cache: at 10,000 pages they took 9.1 MB above the
+#: connection's start with the default, 3.8 MB with 512, in as little time (issue 14).
+CLOSING_CACHE_KIB = 512
 REACHED = frozenset({"fetched", "not_modified", "gone", "disallowed"})
 #: The folder holding the `crawler`, `db` and `parsers` packages (first on the writer's path).
 _PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -648,6 +653,7 @@ def _closing_transaction(settings: Settings) -> Iterator[sqlite3.Connection]:
     db = connect_sqlite(settings.db_path)
     try:
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute(f"PRAGMA cache_size = -{CLOSING_CACHE_KIB}")
         db.execute("BEGIN IMMEDIATE")
         yield db
         db.execute("COMMIT")

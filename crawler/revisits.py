@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.urls import Scope, host_matches
+from db.archive import reader
 
 __all__ = ["Validators", "known_pages"]
 
@@ -38,9 +39,8 @@ def known_pages(db: Any, scope: Scope, patterns: bool = True) -> Iterator[str]:
     read-only connection of their own).
     """
     if isinstance(db, (str, Path)):
-        conn = sqlite3.connect(db)
+        conn = reader(db)
         try:
-            conn.execute("PRAGMA query_only = 1")
             yield from known_pages(conn, scope, patterns)
         finally:
             conn.close()
@@ -91,8 +91,7 @@ class Validators:
     _RANGE = "SELECT url, etag, last_modified, status FROM pages WHERE url >= ? ORDER BY url LIMIT ?"
 
     def __init__(self, db_path: str | Path) -> None:
-        self._conn: sqlite3.Connection | None = sqlite3.connect(db_path)
-        self._conn.execute("PRAGMA query_only = 1")
+        self._conn: sqlite3.Connection | None = reader(db_path)
         self._has_pages = bool(
             self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'pages'").fetchall()
         )

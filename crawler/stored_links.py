@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from db import page_links
+from db.archive import reader
 
 __all__ = ["StoredLinks"]
 
@@ -52,8 +53,7 @@ class StoredLinks:
     def _connection(self) -> sqlite3.Connection | None:
         if self._conn is None and self._usable:
             try:
-                self._conn = sqlite3.connect(self._path)
-                self._conn.execute("PRAGMA query_only = 1")
+                self._conn = reader(self._path)
             except sqlite3.Error:
                 self._usable = False
         return self._conn

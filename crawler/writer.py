@@ -80,12 +80,15 @@ COMMIT_SECONDS = 1.0
 #: the order their rows were written, so every batch rewrites pages all over the tables,
 #: and one batch of 3,000 304s costs 40 % less than six of 500 (in-process, 3,000 pages).
 #: Losing it in a crash only means those URLs are asked again, conditionally. Reaching
-#: it commits the open transaction.
-REVISIT_PAGES = 5_000
+#: it commits the open transaction. The batch is the writer's working set (the results
+#: held, then every verdict its pages show, read back to move `last_seen`): 5,000 a batch
+#: peaked at 61 MB on a 10,000-page re-crawl where 2,000 peaked at 51 MB (48 MB at 3,000
+#: pages), for 3 % more wall time (same minute, issue 14: flat memory).
+REVISIT_PAGES = 2_000
 REVISIT_SECONDS = 5.0
 #: Frontier entries held before they are written: a re-crawl's seeding sends every archived
 #: URL in a few seconds, which the time bound alone let pile up here (issue 14: flat memory).
-ADDS_HELD = 10_000
+ADDS_HELD = 2_500
 #: Pipe messages read ahead while a batch is parsed and stored, in bytes (~160 pages).
 #: Without them the engine's sends stall for the length of every batch: its fetch loop
 #: stood idle a third of a 3,000-page crawl, waiting on a writer that was itself idle

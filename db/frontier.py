@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from db.archive import reader
+
 if TYPE_CHECKING:  # the writer process passes a plain connection and never imports sqlite-utils
     from sqlite_utils import Database
 
@@ -94,9 +96,8 @@ def _rows(source: str | Path | sqlite3.Connection, sql: str, crawl_id: int) -> I
     if isinstance(source, sqlite3.Connection):
         yield from source.execute(sql, [crawl_id])
         return
-    conn = sqlite3.connect(source)
+    conn = reader(source)
     try:
-        conn.execute("PRAGMA query_only = 1")
         yield from conn.execute(sql, [crawl_id])
     finally:
         conn.close()

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from crawler import revisits
+from crawler import engine, revisits
+from crawler.config import Settings
 from crawler.revisits import known_pages
+from crawler.stored_links import StoredLinks
 from crawler.urls import Scope
 from db import crawl_log, frontier
-from db.archive import open_archive
+from db.archive import READ_CACHE_KIB, open_archive
 from db.frontier import Entry
 
 
@@ -71,3 +73,51 @@ def test_archived_pages_are_read_a_chunk_at_a_time(archive: Path, monkeypatch: p
     check.close()
     assert first + rest == [url for (url,) in expected]
     assert len([s for s in statements if "ORDER BY url LIMIT" in s]) == -(-len(expected) // 100) + 1
+
+
+def _cache_kib(conn: sqlite3.Connection) -> int:
+    (size,) = conn.execute("PRAGMA cache_size").fetchone()
+    return -int(size)  # negative: KiB
+
+
+def test_the_crawls_streaming_reads_keep_a_small_page_cache(
+    archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's default 2 MB page cache per connection filled up only as the archive grew (five
+    such connections in the fetching process): each read the crawl streams keeps a small one."""
+    opened: list[sqlite3.Connection] = []
+    connect = sqlite3.connect
+
+    def recording(*args: object, **kwargs: object) -> sqlite3.Connection:
+        conn = connect(*args, **kwargs)  # type: ignore[arg-type]
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", recording)
+    streams = [
+        known_pages(archive, Scope(["site.test"]), patterns=False),
+        frontier.queued(archive, 1),
+        frontier.urls(archive, 1),
+    ]
+    for stream in streams:
+        next(stream)  # opened and reading
+    validators = revisits.Validators(archive)
+    links = StoredLinks(archive, 100)
+    links.get("http://site.test/p/00000/")
+    try:
+        assert len(opened) == 5
+        for conn in opened:
+            assert _cache_kib(conn) == READ_CACHE_KIB
+            assert conn.execute("PRAGMA query_only").fetchone() == (1,)
+    finally:
+        for stream in streams:
+            stream.close()  # type: ignore[attr-defined]
+        validators.close()
+        links.close()
+
+
+def test_the_end_of_crawl_steps_keep_a_small_page_cache(archive: Path) -> None:
+    """The end of a crawl scans whole tables (summaries, quality gate); SQLite sizes a sort's
+    memory by the connection's cache, so the default let it grow with the archive."""
+    with engine._closing_transaction(Settings(db_path=archive)) as db:
+        assert _cache_kib(db) == engine.CLOSING_CACHE_KIB < 2000
