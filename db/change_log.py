@@ -37,6 +37,11 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 _KNOWN_BEFORE = """SELECT id FROM comparisons WHERE id IN (SELECT value FROM json_each(?1))
 AND first_crawl_id < ?2"""
 _TEXT_INSERT = "INSERT OR IGNORE INTO change_texts (ref, text) VALUES (?, ?)"
+#: Text refs a writer remembers having stored, to skip writing them again (the insert
+#: ignores a repeat anyway). A tool repeats its tagline and description on every page, so
+#: the recent ones catch nearly every repeat; beyond this many the memory starts afresh
+#: rather than growing with the site's tools (~2 refs a tool; issue 14: flat memory).
+SAVED_TEXTS_MAX = 4096
 _VERDICT_TEXTS = "SELECT id, text FROM verdicts WHERE id IN (SELECT value FROM json_each(?))"
 _CHANGE_TEXTS = "SELECT ref, text FROM change_texts WHERE ref IN (SELECT value FROM json_each(?))"
 _HISTORY = "SELECT 1 FROM comparisons WHERE first_crawl_id < ? LIMIT 1"
@@ -169,7 +174,10 @@ class ChangeRecorder:
         return len(rows)
 
     def _save_texts(self, conn: sqlite3.Connection, states: list[PageState]) -> None:
-        self._saved.update(save_texts(conn, states, self._saved))
+        fresh = save_texts(conn, states, self._saved)
+        if len(self._saved) + len(fresh) > SAVED_TEXTS_MAX:
+            self._saved = set()
+        self._saved.update(fresh)
 
 
 def save_texts(conn: sqlite3.Connection, states: list[PageState], saved: set[str] | None = None) -> set[str]:

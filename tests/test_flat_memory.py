@@ -17,8 +17,9 @@ from crawler.config import Settings
 from crawler.revisits import known_pages
 from crawler.stored_links import StoredLinks
 from crawler.urls import Scope
-from db import crawl_log, frontier
+from db import change_log, crawl_log, frontier
 from db.archive import READ_CACHE_KIB, open_archive
+from db.changes import PageState, ToolState
 from db.frontier import Entry
 
 
@@ -121,3 +122,26 @@ def test_the_end_of_crawl_steps_keep_a_small_page_cache(archive: Path) -> None:
     memory by the connection's cache, so the default let it grow with the archive."""
     with engine._closing_transaction(Settings(db_path=archive)) as db:
         assert _cache_kib(db) == engine.CLOSING_CACHE_KIB < 2000
+
+
+def test_the_writers_memory_of_stored_texts_is_bounded(
+    archive_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It held every tagline and description the crawl stored (growing with the site's tools);
+    past its bound it starts afresh, and every text is still stored once."""
+    monkeypatch.setattr(change_log, "SAVED_TEXTS_MAX", 10)
+    db = open_archive(archive_path)
+    recorder = change_log.ChangeRecorder(None)
+    try:
+        for page in range(8):
+            tools = tuple(
+                ToolState(f"tool{page}-{n}", n, tagline=f"line {page}-{n}", description=f"about {page}-{n}")
+                for n in (1, 2)
+            )
+            recorder._save_texts(db.conn, [PageState(f"page {page}", tools, ())])
+            recorder._save_texts(db.conn, [PageState(f"page {page}", tools, ())])  # repeats: skipped
+            assert len(recorder._saved) <= 10
+        stored = {text for (text,) in db.conn.execute("SELECT text FROM change_texts")}
+    finally:
+        db.close()
+    assert stored == {f"{kind} {p}-{n}" for kind in ("line", "about") for p in range(8) for n in (1, 2)}
