@@ -317,7 +317,10 @@ def parse(source: str, as_json: bool) -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="Read every snapshot again, also those this parser code already read, and rewrite every outcome.",
+    help=(
+        "Read every snapshot again, also those this parser code already read, rebuild each page's "
+        "rows and write what differs from the archive (repairs damaged rows)."
+    ),
 )
 @click.option("--workers", type=int, default=None, help="Parser processes [all cores].")
 @lock_timeout_option()

@@ -31,7 +31,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ from db import parse_record
 from db.archive import connect_read_only, open_current, transaction
 from db.identity import comparison_id
 from db.lock import DEFAULT_TIMEOUT, archive_lock
-from db.parse_record import PARSE_COLUMNS, decode_body, parse_columns
+from db.parse_record import PARSE_COLUMNS, decode_body, parse_columns, parse_fingerprint
 from db.renders import PARSED_ENCODING, PARSED_SHA
 from db.reparse_rows import DERIVED, change_parses, derive, drop_scratch, ingest_items, scratch
 from db.snapshots import decompress, existing_keys
@@ -270,8 +270,7 @@ def parse_pages(task: tuple[str, list[str], bool]) -> Parsed:
     fresh: list[tuple[str, int]] = []
     checked: list[tuple[list[Reparsed], list[tuple[str, int]]]] = []
     for page in page_ids:
-        results = []
-        notes = []
+        read = []
         was_comparison = False  # an earlier snapshot of the page parsed as one: then unreadable
         for sid, url, fetched, last_seen, crawl, last_crawl, encoding, data, how, *stored in conn.execute(
             _SNAPSHOTS, [page]
@@ -279,16 +278,23 @@ def parse_pages(task: tuple[str, list[str], bool]) -> Parsed:
             text = decode_body(decompress(data, how), encoding)
             parse = parse_page(text, url, was_comparison=was_comparison)
             was_comparison = was_comparison or parse.is_comparison
-            columns = parse_columns(parse)
             old = dict(zip(PARSE_COLUMNS, stored, strict=True))
-            same = all(columns[c] == old[c] for c in _COMPARED)
-            changed = columns["parse_hash"] != old["parse_hash"]
-            results.append(
-                Reparsed(sid, url, fetched, last_seen, crawl, last_crawl, parse, columns, changed, same)
+            # Without --force, the outcome's fingerprint first: the other columns only for a page to rebuild.
+            columns = parse_columns(parse) if force else {}
+            changed = (columns.get("parse_hash") or parse_fingerprint(parse)) != old["parse_hash"]
+            same = bool(columns) and all(columns[c] == old[c] for c in _COMPARED)
+            read.append(
+                (
+                    Reparsed(sid, url, fetched, last_seen, crawl, last_crawl, parse, columns, changed, same),
+                    old,
+                )
             )
-            if columns["parsed_with"] != old["parsed_with"]:
-                notes.append((columns["parsed_with"], sid))
             parsed += 1
+        if any(r.changed for r, _ in read):
+            results = [r if r.columns else _with_columns(r, old) for r, old in read]
+        else:
+            results = [r for r, _ in read]
+        notes = [(note, r.snapshot_id) for r, old in read if (note := _note(r.parse)) != old["parsed_with"]]
         if any(r.changed for r in results):
             out.extend(results)
         elif force:
@@ -307,6 +313,20 @@ def parse_pages(task: tuple[str, list[str], bool]) -> Parsed:
             else:
                 fresh.extend(notes)
     return parsed, out, fresh
+
+
+def _with_columns(result: Reparsed, old: dict[str, Any]) -> Reparsed:
+    """`result` with its parse columns, and whether they equal the stored ones `old`."""
+    columns = parse_columns(result.parse)
+    same = all(columns[c] == old[c] for c in _COMPARED)
+    return replace(result, columns=columns, same_columns=same)
+
+
+def _note(parse: ParseResult) -> str | None:
+    """`parse_columns(parse)["parsed_with"]` without the other columns (db/parse_record.py)."""
+    if parse.was_comparison is None or parse.status == "error":
+        return None
+    return parse_record.parsed_with(parse.status, parse.was_comparison)
 
 
 def _rebuild(conn: sqlite3.Connection, results: list[Reparsed], columns: dict[str, list[str]]) -> int:

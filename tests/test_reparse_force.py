@@ -218,3 +218,24 @@ def test_a_parser_change_that_alters_one_page_rewrites_just_its_rows(
     ]
     # Every other table holds what it held, but the snapshots' notes of the new parser code.
     assert _changed(before, after) - {"snapshots", "comparisons", "change_states"} == set()
+
+
+def test_the_note_taken_alone_is_the_parse_columns_note() -> None:
+    """Without --force a page's other parse columns are built only when it is rebuilt; the
+    note written for the others is the one `parse_columns` gives."""
+    from db.parse_record import parse_columns
+    from db.reparse import _note
+    from parsers import parse_page
+    from parsers.model import ParseResult
+    from tests.conftest import FIXTURES
+
+    shell = b"<html><body><div id=app></div></body></html>"
+    parses = [
+        parse_page(page.read_bytes(), f"https://x.test/{page.stem}")
+        for page in (FIXTURES / "variants").glob("*.html")
+    ]
+    parses += [parse_page(shell, "https://x.test/a-vs-b", was_comparison=flag) for flag in (False, True)]
+    parses += [ParseResult(status="error", parser="comparison", parser_version="1")]
+    assert {p.status for p in parses} >= {"ok", "error"} and len(parses) > 5
+    for parse in parses:
+        assert _note(parse) == parse_columns(parse)["parsed_with"]
