@@ -322,3 +322,25 @@ async def test_published_conflicts_are_the_archives(conn: sqlite3.Connection, ar
     ]
     assert sorted(served, key=repr) == expected
     assert {row[0] for row in expected} == {"different tools", "different seats"}
+
+
+def test_few_changed_pages_recount_their_verdicts_many_recount_all(conn: sqlite3.Connection) -> None:
+    """A crawl that changes most pages counts every verdict in one pass, one that changes a few
+    looks up the verdicts on them: both leave the summaries as a rebuild would."""
+    pages = [(f"https://example.test/compare/t{n}-vs-u{n}", comparison(f"T{n}", f"U{n}")) for n in range(8)]
+    ArchiveWriter(conn, crawl_row(conn, 1), summaries=False).store(
+        [(fetched(url, f"<p>{url}</p>", at(1)), parse) for url, parse in pages]
+    )
+    assert summaries.whole_verdicts(conn)
+    summaries.refresh(conn, tools=True)
+    assert_consistent(conn)
+
+    url, parse = pages[0]
+    reworded = with_quote(parse, 1, "Seat 1 says U0 is slower than it looks.")
+    ArchiveWriter(conn, crawl_row(conn, 2), summaries=False).store(
+        [(fetched(url, "<p>new</p>", at(2)), reworded)]
+    )
+    assert not summaries.whole_verdicts(conn)
+    summaries.refresh(conn, tools=True)
+    assert_consistent(conn)
+    assert conn.execute("SELECT count(*) FROM verdict_reuse WHERE current_pages = 0").fetchone()[0] == 1
