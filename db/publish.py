@@ -36,7 +36,8 @@ from db.history_plugin import HISTORY_PAGES
 from db.publish_access import PUBLIC_TABLES_ONLY, authorizer, readable_relations
 from db.publish_links import ID_LINKS
 from db.publish_markdown import MARKDOWN_TEMPLATES
-from db.publish_stream import Downloads, send_whole_relation, whole_relation_request
+from db.publish_paging import QUERY_PAGING, paged_stream_request, stream_parameters
+from db.publish_stream import Downloads, send_query, send_whole_relation, whole_relation_request
 from db.views import COUNT_AS
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,8 @@ class ReadOnlyGuard:
                     )
                     await response.asgi_send(send)
                     return
+                if scope["type"] == "http" and await _streamed_query(datasette, scope, send):
+                    return
                 name = whole_relation_request(scope, DATABASE_NAME) if scope["type"] == "http" else None
                 if name is not None and not PUBLIC_TABLES_ONLY.may_read(datasette, name):
                     name = None  # Datasette answers 403 (db.publish_access)
@@ -178,11 +181,45 @@ class ReadOnlyGuard:
         return wrap
 
 
+async def _streamed_query(datasette: Datasette, scope: dict[str, Any], send: Any) -> bool:
+    """Stream the whole answer of a paged canned query (`NAME.csv?_stream=on`); False if
+    `scope` asks for something else (db/publish_paging.py)."""
+    if DATABASE_NAME not in datasette.databases:
+        return False
+    queries = QUERY_PAGING.paged_queries(datasette, DATABASE_NAME)
+    name = paged_stream_request(scope, DATABASE_NAME, queries)
+    if name is None:
+        return False
+    database = datasette.get_database(DATABASE_NAME)
+    query_string = scope.get("query_string", b"").decode("latin-1")
+    readable = PUBLIC_TABLES_ONLY.readable.get(id(datasette))
+    await send_query(
+        database.path,
+        not database.is_mutable,
+        queries[name],
+        stream_parameters(query_string),
+        name,
+        "_dl=" in query_string,
+        send,
+        DOWNLOADS.setdefault(id(datasette), Downloads()),
+        authorizer(readable) if readable is not None else None,
+    )
+    return True
+
+
 READ_ONLY_GUARD = ReadOnlyGuard()
 #: id(Datasette) -> the limits and counts of its streamed downloads (set by make_datasette).
 DOWNLOADS: dict[int, Downloads] = {}
 #: The project's own plugins, registered on every Datasette it makes.
-OUR_PLUGINS = (READ_ONLY_GUARD, ID_LINKS, PUBLIC_TABLES_ONLY, HISTORY_PAGES, ATOM_FEEDS, MARKDOWN_TEMPLATES)
+OUR_PLUGINS = (
+    READ_ONLY_GUARD,
+    ID_LINKS,
+    PUBLIC_TABLES_ONLY,
+    HISTORY_PAGES,
+    ATOM_FEEDS,
+    MARKDOWN_TEMPLATES,
+    QUERY_PAGING,
+)
 
 
 def load_metadata(path: Path = METADATA_PATH) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import re
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,17 +150,55 @@ async def send_whole_relation(
     downloads: Downloads | None = None,
 ) -> bool:
     """Stream `name` as CSV over ASGI `send`; False (nothing sent) if it cannot be streamed."""
-    downloads = downloads or Downloads()
     conn = connect_read_only(path, immutable)
     try:
         if not await asyncio.to_thread(streamable, conn, name):
             conn.close()
             return False
+    except BaseException:
+        conn.close()
+        raise
+    await send_rows(conn, f"select * from [{name}]", {}, name, download, send, downloads)
+    return True
+
+
+async def send_query(
+    path: str | Path,
+    immutable: bool,
+    sql: str,
+    params: Mapping[str, Any],
+    name: str,
+    download: bool,
+    send: Send,
+    downloads: Downloads | None = None,
+    authorizer: Callable[..., int] | None = None,
+) -> None:
+    """Stream every row of a canned query's `sql` as CSV (`name`.csv), as for a relation.
+
+    `authorizer` is the one Datasette's connections read under (db.publish_access)."""
+    conn = connect_read_only(path, immutable)
+    if authorizer is not None:
+        conn.set_authorizer(authorizer)
+    await send_rows(conn, sql, params, name, download, send, downloads)
+
+
+async def send_rows(
+    conn: sqlite3.Connection,
+    sql: str,
+    params: Mapping[str, Any],
+    name: str,
+    download: bool,
+    send: Send,
+    downloads: Downloads | None = None,
+) -> None:
+    """Send the rows of `sql` on `conn` (which this closes) as CSV over ASGI `send`."""
+    downloads = downloads or Downloads()
+    try:
         if downloads.active >= downloads.max_streams:
             conn.close()
             await refuse_busy(send, downloads)
-            return True
-        cursor = await asyncio.to_thread(conn.execute, f"select * from [{name}]")
+            return
+        cursor = await asyncio.to_thread(conn.execute, sql, params)
     except BaseException:
         conn.close()
         raise
@@ -183,9 +221,8 @@ async def send_whole_relation(
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         if not await _send_spool(spool, producer, send, downloads):
             downloads.stalled += 1
-            return True  # the server drops the connection: the client sees an incomplete body
+            return  # the server drops the connection: the client sees an incomplete body
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-        return True
     finally:
         spool.stop.set()
         await asyncio.gather(producer, return_exceptions=True)
