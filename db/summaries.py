@@ -22,8 +22,9 @@ Triggers on the base tables record each comparison whose rows changed in
 removed in `summary_dirty_text_keys`; `refresh` recomputes the
 summaries of those comparisons (and of the verdicts on them) and empties it. Per-tool
 figures are recomputed whole: "latest price" follows every fetch's time, not just
-changes, and 548 tools cost one pass over `listings`. `rebuild` recomputes everything
-(a migration; the tests check the increments against it).
+changes, and 548 tools cost one pass over `listings`. The triggers are generated from one
+statement per dirty table (`trigger_sql`). `rebuild` recomputes everything (a migration;
+the tests check the increments against it).
 
 Who calls `refresh`: the end of every crawl run (crawler/engine.py, once for all the
 run's sites, whatever their outcomes), `verdicts reparse`, `verdicts serve` at start, and
@@ -49,7 +50,8 @@ TABLES = (
 #: Tables of rows waiting for `refresh`.
 DIRTY = ("summary_dirty", "summary_dirty_verdicts", "summary_dirty_text_keys")
 
-SCHEMA = """
+#: The tables and indexes (every statement may run again: migrations 0050, 0130, 0131).
+_TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS summary_dirty (
     comparison_id TEXT PRIMARY KEY
 ) WITHOUT ROWID;
@@ -94,43 +96,6 @@ CREATE TABLE IF NOT EXISTS summary_tools (
     entry_price TEXT,
     entry_price_kind TEXT
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS summary_dirty_comparison_new AFTER INSERT ON comparisons BEGIN
-    INSERT INTO summary_dirty SELECT new.id
-        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.id);
-END;
-CREATE TRIGGER IF NOT EXISTS summary_dirty_comparison
-AFTER UPDATE OF snapshot_id, gone_at, complete, content_hash ON comparisons
-WHEN old.snapshot_id IS NOT new.snapshot_id OR old.gone_at IS NOT new.gone_at
-    OR old.complete IS NOT new.complete OR old.content_hash IS NOT new.content_hash
-BEGIN
-    INSERT INTO summary_dirty SELECT new.id
-        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.id);
-END;
-CREATE TRIGGER IF NOT EXISTS summary_dirty_listing_new AFTER INSERT ON listings BEGIN
-    INSERT INTO summary_dirty SELECT new.comparison_id
-        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.comparison_id);
-END;
-CREATE TRIGGER IF NOT EXISTS summary_dirty_listing_gone AFTER DELETE ON listings BEGIN
-    INSERT INTO summary_dirty SELECT old.comparison_id
-        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = old.comparison_id);
-END;
-CREATE TRIGGER IF NOT EXISTS summary_dirty_appearance_new AFTER INSERT ON verdict_appearances BEGIN
-    INSERT INTO summary_dirty SELECT new.comparison_id
-        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.comparison_id);
-END;
-CREATE TRIGGER IF NOT EXISTS summary_dirty_appearance_gone AFTER DELETE ON verdict_appearances BEGIN
-    INSERT INTO summary_dirty SELECT old.comparison_id
-        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = old.comparison_id);
-    INSERT INTO summary_dirty_verdicts SELECT old.verdict_id
-        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty_verdicts WHERE verdict_id = old.verdict_id);
-END;
-CREATE TRIGGER IF NOT EXISTS summary_dirty_appearance AFTER UPDATE OF reviewer_seat, complete, first_crawl_id
-ON verdict_appearances WHEN old.reviewer_seat IS NOT new.reviewer_seat
-    OR old.complete IS NOT new.complete OR old.first_crawl_id IS NOT new.first_crawl_id
-BEGIN
-    INSERT INTO summary_dirty SELECT new.comparison_id
-        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = new.comparison_id);
-END;
 CREATE TABLE IF NOT EXISTS summary_dirty_text_keys (
     text_key TEXT PRIMARY KEY
 ) WITHOUT ROWID;
@@ -140,23 +105,83 @@ CREATE TABLE IF NOT EXISTS summary_text_conflicts (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_verdicts_text_key_tool ON verdicts(text_key, tool_id);
 CREATE INDEX IF NOT EXISTS idx_summary_current_panel ON summary_current_listings(panel_ship_pct);
-CREATE TRIGGER IF NOT EXISTS summary_dirty_verdict_new AFTER INSERT ON verdicts BEGIN
-    INSERT INTO summary_dirty_text_keys SELECT new.text_key
-        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty_text_keys WHERE text_key = new.text_key);
-END;
-CREATE TRIGGER IF NOT EXISTS summary_dirty_verdict_gone AFTER DELETE ON verdicts BEGIN
-    INSERT INTO summary_dirty_text_keys SELECT old.text_key
-        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty_text_keys WHERE text_key = old.text_key);
-END;
-CREATE TRIGGER IF NOT EXISTS summary_dirty_verdict AFTER UPDATE OF text_key, tool_id ON verdicts
-WHEN old.text_key IS NOT new.text_key OR old.tool_id IS NOT new.tool_id
-BEGIN
-    INSERT INTO summary_dirty_text_keys SELECT old.text_key
-        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty_text_keys WHERE text_key = old.text_key);
-    INSERT INTO summary_dirty_text_keys SELECT new.text_key
-        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty_text_keys WHERE text_key = new.text_key);
-END;
 """
+
+#: Dirty table -> its one column: what a trigger marks there.
+_DIRTY_KEYS = {
+    "summary_dirty": "comparison_id",
+    "summary_dirty_verdicts": "verdict_id",
+    "summary_dirty_text_keys": "text_key",
+}
+
+
+def _changed(columns: tuple[str, ...]) -> str:
+    """A WHEN clause: any of `columns` holds another value after the update."""
+    return " OR ".join(f"old.{column} IS NOT new.{column}" for column in columns)
+
+
+#: The triggers that mark what a refresh recomputes, as data:
+#: (name, table, event, columns an UPDATE must change, [(dirty table, value marked)]).
+#: An UPDATE trigger fires for those columns only, and only when a value really changed.
+_TRIGGERS: tuple[tuple[str, str, str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (
+    ("summary_dirty_comparison_new", "comparisons", "INSERT", (), (("summary_dirty", "new.id"),)),
+    (
+        "summary_dirty_comparison",
+        "comparisons",
+        "UPDATE",
+        ("snapshot_id", "gone_at", "complete", "content_hash"),
+        (("summary_dirty", "new.id"),),
+    ),
+    ("summary_dirty_listing_new", "listings", "INSERT", (), (("summary_dirty", "new.comparison_id"),)),
+    ("summary_dirty_listing_gone", "listings", "DELETE", (), (("summary_dirty", "old.comparison_id"),)),
+    (
+        "summary_dirty_appearance_new",
+        "verdict_appearances",
+        "INSERT",
+        (),
+        (("summary_dirty", "new.comparison_id"),),
+    ),
+    (
+        "summary_dirty_appearance_gone",
+        "verdict_appearances",
+        "DELETE",
+        (),
+        (("summary_dirty", "old.comparison_id"), ("summary_dirty_verdicts", "old.verdict_id")),
+    ),
+    (
+        "summary_dirty_appearance",
+        "verdict_appearances",
+        "UPDATE",
+        ("reviewer_seat", "complete", "first_crawl_id"),
+        (("summary_dirty", "new.comparison_id"),),
+    ),
+    ("summary_dirty_verdict_new", "verdicts", "INSERT", (), (("summary_dirty_text_keys", "new.text_key"),)),
+    ("summary_dirty_verdict_gone", "verdicts", "DELETE", (), (("summary_dirty_text_keys", "old.text_key"),)),
+    (
+        "summary_dirty_verdict",
+        "verdicts",
+        "UPDATE",
+        ("text_key", "tool_id"),
+        (("summary_dirty_text_keys", "old.text_key"), ("summary_dirty_text_keys", "new.text_key")),
+    ),
+)
+
+
+def trigger_sql(
+    name: str, table: str, event: str, columns: tuple[str, ...], marks: tuple[tuple[str, str], ...]
+) -> str:
+    """One trigger of `_TRIGGERS`: each mark inserts a value into its dirty table once."""
+    head = f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event}"
+    head += f" OF {', '.join(columns)} ON {table}\nWHEN {_changed(columns)}\n" if columns else f" ON {table} "
+    body = "".join(
+        f"    INSERT INTO {dirty} SELECT {value}\n"
+        f"        WHERE NOT EXISTS (SELECT 1 FROM {dirty} WHERE {_DIRTY_KEYS[dirty]} = {value});\n"
+        for dirty, value in marks
+    )
+    return f"{head}BEGIN\n{body}END;\n"
+
+
+SCHEMA = _TABLES_SQL + "".join(trigger_sql(*trigger) for trigger in _TRIGGERS)
 
 _DIRTY = "SELECT comparison_id FROM summary_dirty"
 
