@@ -250,7 +250,7 @@ def summary_refresh(db: Path) -> tuple[int, float] | None:
         conn.close()
     if row is None:
         return None
-    dirty, seconds = row[0].split()
+    dirty, seconds = row[0].split()[:2]  # then the tools recomputed (since migration 0220)
     return int(dirty), float(seconds)
 
 

@@ -684,11 +684,11 @@ def _conclude_sites(
 def _refresh_summaries(settings: Settings) -> None:
     """Bring the summary tables up to date once the run's sites are concluded: the pages the
     writer stored are in the base tables whatever each crawl's outcome. Once per run, not per
-    site: its per-tool pass reads every listing of the archive."""
+    site (the tools the run touched are recomputed together)."""
     from db.summaries import refresh
 
     with _closing_transaction(settings) as db:
-        refresh(db, tools=True)
+        refresh(db)
 
 
 def _conclude(

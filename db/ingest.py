@@ -148,6 +148,12 @@ ON CONFLICT(id) DO UPDATE SET
         THEN excluded.snapshot_id ELSE listings.snapshot_id END,{_CRAWL_IDS.format(t="listings")}
 """
 
+#: A listing whose last_seen moves (seen again, by the upsert above or `revisit`) can change
+#: its tool's latest price: the tool's summary is recomputed at the next refresh
+#: (db/summaries.py). Marked here once per tool and batch: a row trigger doubled the cost of
+#: a re-crawl's listing updates.
+_TOOLS_MARKED = "INSERT OR IGNORE INTO summary_dirty_tools (tool_id) VALUES (?)"
+
 VERDICTS_INSERT = """
 INSERT INTO verdicts (id, tool_id, reviewer_seat, text, text_key, first_seen, last_seen)
 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -336,6 +342,7 @@ def ingest(conn: sqlite3.Connection, items: list[IngestItem]) -> IngestStats:
     _insert_or_merge(conn, COMPARISONS_UPSERT, batch.comparisons, existing_comparisons)
     listing_ids = [row[0] for row in batch.listings]
     _insert_or_merge(conn, LISTINGS_UPSERT, batch.listings, _existing(conn, _LISTING_IDS, listing_ids))
+    conn.executemany(_TOOLS_MARKED, [(tool,) for tool in {row[2] for row in batch.listings}])
     verdicts = list(batch.verdicts.values())
     known_verdicts = _existing(conn, _VERDICT_IDS, batch.verdicts)
     fresh = [v for v in verdicts if v[0] not in known_verdicts]
@@ -479,5 +486,6 @@ def revisit(conn: sqlite3.Connection, visits: list[Revisit]) -> None:
         if last_seen in seen_at[cid] and last_seen > latest.get(row_id, ""):
             latest[row_id] = last_seen
     conn.executemany(_TOOLS_SEEN_AGAIN, latest.items())
+    conn.executemany(_TOOLS_MARKED, [(tool,) for tool in latest])
     conn.executemany(_COMPARISONS_SEEN, [(cid, seen, crawl_id) for cid, _, seen, crawl_id in params])
     conn.executemany(_COMPARISONS_BACK, [(cid,) for cid in seen_at])

@@ -577,3 +577,14 @@ def m0100_rendered_snapshots(db: Database) -> None:
     """The HTML a browser built from a snapshot (issue 16): `render = "browser"` sites keep the
     bytes as served and, beside them, the rendered DOM that was parsed (db/renders.py)."""
     db.execute("ALTER TABLE snapshots ADD COLUMN rendered_sha256 TEXT REFERENCES bodies(sha256)")
+
+
+@step("0220_dirty_tools")
+def m0220_dirty_tools(db: Database) -> None:
+    """Per-tool figures recomputed for the tools whose listings or verdicts changed, not for
+    every tool at every crawl's end (db/summaries.py): triggers mark them in
+    `summary_dirty_tools`. Every tool is marked once, so the next refresh starts exact."""
+    from db import summaries
+
+    summaries.create(db.conn)
+    db.execute("INSERT OR IGNORE INTO summary_dirty_tools SELECT id FROM tools")

@@ -21,10 +21,12 @@ Triggers on the base tables record each comparison whose rows changed in
 `summary_dirty` (a re-crawl's 304s change nothing there) and each verdict text added or
 removed in `summary_dirty_text_keys`; `refresh` recomputes the
 summaries of those comparisons (and of the verdicts on them) and empties it. Per-tool
-figures are recomputed whole: "latest price" follows every fetch's time, not just
-changes, and 548 tools cost one pass over `listings`. The triggers are generated from one
-statement per dirty table (`trigger_sql`). `rebuild` recomputes everything (a migration;
-the tests check the increments against it).
+figures are recomputed for the tools marked in `summary_dirty_tools`: a listing or verdict
+of theirs added, removed or changed (triggers), or a listing's `last_seen` moved by a
+re-fetch (marked by db/ingest.py, since "latest price" follows every fetch's time). A crawl
+that revisits a few pages recounts a few tools, not every listing (migration 0220). The
+triggers are generated from one statement per dirty table (`trigger_sql`). `rebuild`
+recomputes everything (a migration; the tests check the increments against it).
 
 Who calls `refresh`: the end of every crawl run (crawler/engine.py, once for all the
 run's sites, whatever their outcomes), `verdicts reparse`, `verdicts serve` at start, and
@@ -49,8 +51,10 @@ TABLES = (
 )
 #: Tables of rows waiting for `refresh`.
 DIRTY = ("summary_dirty", "summary_dirty_verdicts", "summary_dirty_text_keys")
+#: Tools whose per-tool figures wait for `refresh` (migration 0220).
+DIRTY_TOOLS = "summary_dirty_tools"
 
-#: The tables and indexes (every statement may run again: migrations 0050, 0130, 0131).
+#: The tables and indexes (every statement may run again: migrations 0050, 0130, 0131, 0220).
 _TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS summary_dirty (
     comparison_id TEXT PRIMARY KEY
@@ -105,6 +109,9 @@ CREATE TABLE IF NOT EXISTS summary_text_conflicts (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idx_verdicts_text_key_tool ON verdicts(text_key, tool_id);
 CREATE INDEX IF NOT EXISTS idx_summary_current_panel ON summary_current_listings(panel_ship_pct);
+CREATE TABLE IF NOT EXISTS summary_dirty_tools (
+    tool_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
 """
 
 #: Dirty table -> its one column: what a trigger marks there.
@@ -112,6 +119,7 @@ _DIRTY_KEYS = {
     "summary_dirty": "comparison_id",
     "summary_dirty_verdicts": "verdict_id",
     "summary_dirty_text_keys": "text_key",
+    "summary_dirty_tools": "tool_id",
 }
 
 
@@ -163,6 +171,38 @@ _TRIGGERS: tuple[tuple[str, str, str, tuple[str, ...], tuple[tuple[str, str], ..
         "UPDATE",
         ("text_key", "tool_id"),
         (("summary_dirty_text_keys", "old.text_key"), ("summary_dirty_text_keys", "new.text_key")),
+    ),
+    # Per-tool figures (migration 0220): a tool is recomputed when one of its listings or
+    # verdicts is added, removed or changed. A re-fetch that moves a listing's last_seen
+    # (which picks the tool's latest price) is marked by db/ingest.revisit, once per tool
+    # and batch: a trigger per row doubled the cost of a re-crawl's listing updates.
+    ("summary_tool_new", "tools", "INSERT", (), (("summary_dirty_tools", "new.id"),)),
+    ("summary_tool_gone", "tools", "DELETE", (), (("summary_dirty_tools", "old.id"),)),
+    ("summary_tool_listing_new", "listings", "INSERT", (), (("summary_dirty_tools", "new.tool_id"),)),
+    ("summary_tool_listing_gone", "listings", "DELETE", (), (("summary_dirty_tools", "old.tool_id"),)),
+    (
+        "summary_tool_listing",
+        "listings",
+        "UPDATE",
+        (
+            "tool_id",
+            "comparison_id",
+            "panel_ship_pct",
+            "entry_price",
+            "entry_price_usd",
+            "entry_price_kind",
+            "complete",
+        ),
+        (("summary_dirty_tools", "old.tool_id"), ("summary_dirty_tools", "new.tool_id")),
+    ),
+    ("summary_tool_verdict_new", "verdicts", "INSERT", (), (("summary_dirty_tools", "new.tool_id"),)),
+    ("summary_tool_verdict_gone", "verdicts", "DELETE", (), (("summary_dirty_tools", "old.tool_id"),)),
+    (
+        "summary_tool_verdict",
+        "verdicts",
+        "UPDATE",
+        ("tool_id",),
+        (("summary_dirty_tools", "old.tool_id"), ("summary_dirty_tools", "new.tool_id")),
     ),
 )
 
@@ -268,7 +308,7 @@ GROUP BY text_key
 HAVING count(DISTINCT tool_id) > 1
 """
 
-#: Per tool, in one pass over listings (plus the verdict counts).
+#: Per tool, in one pass over listings (plus the verdict counts); `{where}` picks the tools.
 _TOOLS = """
 INSERT INTO summary_tools
 WITH ranked AS (
@@ -279,6 +319,7 @@ WITH ranked AS (
         CASE WHEN entry_price IS NOT NULL THEN row_number() OVER (PARTITION BY tool_id, entry_price IS NULL
             ORDER BY last_seen DESC, rowid DESC) END AS price_rank
     FROM listings
+    {where}
 ),
 per_tool AS (
     SELECT tool_id,
@@ -303,7 +344,15 @@ SELECT t.id,
     p.kind
 FROM tools t
 LEFT JOIN per_tool p ON p.tool_id = t.id
+{tools_where}
 """
+#: Every tool: one pass over listings in table order.
+_TOOLS_WHOLE = _TOOLS.format(where="", tools_where="")
+#: The tools marked in summary_dirty_tools: their listings through the tool index.
+_DIRTY_TOOLS = "SELECT tool_id FROM summary_dirty_tools"
+_TOOLS_DIRTY = _TOOLS.format(
+    where=f"WHERE tool_id IN ({_DIRTY_TOOLS})", tools_where=f"WHERE t.id IN ({_DIRTY_TOOLS})"
+)
 
 
 def create(conn: Any) -> None:
@@ -320,8 +369,8 @@ def create(conn: Any) -> None:
 def refresh(conn: Any, tools: bool = False) -> int:
     """Bring the summaries up to date with the base tables; returns the comparisons recomputed.
 
-    Per-tool figures are recomputed when anything changed, or when `tools` says so (the end
-    of a crawl: its re-fetches moved `last_seen`, which picks a tool's latest price).
+    Per-tool figures are recomputed for the marked tools (`summary_dirty_tools`), or for
+    every tool when `tools` says so (`rebuild`).
     Runs in the caller's transaction when one is open (else in its own).
     """
     conn = conn if isinstance(conn, sqlite3.Connection) else conn.conn
@@ -354,13 +403,12 @@ def refresh(conn: Any, tools: bool = False) -> int:
             conn.execute(_TEXT_CONFLICTS)
             for table in DIRTY:
                 conn.execute(f"DELETE FROM {table}")
-        if dirty or tools:
-            conn.execute("DELETE FROM summary_tools")
-            conn.execute(_TOOLS)
-        # What the last refresh cost, for bench/crawl.py (the writer's price of the summaries).
+        tools_done = _refresh_tools(conn, every=tools)
+        # What the last refresh cost, for bench/crawl.py (the writer's price of the summaries):
+        # comparisons recomputed, seconds, tools recomputed.
         conn.execute(
             "INSERT OR REPLACE INTO archive_state (key, value) VALUES ('summaries.last_refresh', ?)",
-            [f"{dirty} {time.perf_counter() - started:.4f}"],
+            [f"{dirty} {time.perf_counter() - started:.4f} {tools_done}"],
         )
         if own:
             conn.execute("COMMIT")
@@ -369,6 +417,25 @@ def refresh(conn: Any, tools: bool = False) -> int:
             conn.execute("ROLLBACK")
         raise
     return int(dirty)
+
+
+def _refresh_tools(conn: sqlite3.Connection, every: bool) -> int:
+    """Recompute the per-tool figures of the marked tools (all of them if `every`); the count.
+
+    When a third of the tools or more are marked (a full re-crawl moves every listing's
+    last_seen), one pass over listings is cheaper than looking up each tool's listings."""
+    marked, total = conn.execute(
+        "SELECT (SELECT count(*) FROM summary_dirty_tools), (SELECT count(*) FROM tools)"
+    ).fetchone()
+    if every or (marked and marked * 3 >= total):
+        conn.execute("DELETE FROM summary_tools")
+        conn.execute(_TOOLS_WHOLE)
+        marked = total
+    elif marked:
+        conn.execute(f"DELETE FROM summary_tools WHERE tool_id IN ({_DIRTY_TOOLS})")
+        conn.execute(_TOOLS_DIRTY)
+    conn.execute("DELETE FROM summary_dirty_tools")
+    return int(marked)
 
 
 def whole_verdicts(conn: Any) -> bool:
@@ -382,7 +449,7 @@ def is_dirty(conn: Any) -> bool:
     """Whether rows changed since the last refresh (three small reads)."""
     conn = conn if isinstance(conn, sqlite3.Connection) else conn.conn
     row = conn.execute(
-        "SELECT " + " OR ".join(f"EXISTS (SELECT 1 FROM {table})" for table in DIRTY)
+        "SELECT " + " OR ".join(f"EXISTS (SELECT 1 FROM {table})" for table in (*DIRTY, DIRTY_TOOLS))
     ).fetchone()
     return bool(row[0])
 

@@ -207,6 +207,10 @@ FROM other.fetch_log f, merge_offsets o;
 INSERT OR IGNORE INTO main.page_links (page_id, body_sha256, links, data)
 SELECT page_id, body_sha256, links, data FROM other.page_links;
 
+-- A listing's last_seen moved by the merge can change its tool's latest price: every tool's
+-- summary is recomputed at the next refresh (triggers mark the rest).
+INSERT OR REPLACE INTO main.summary_dirty_tools (tool_id) SELECT id FROM main.tools;
+
 DROP TABLE merge_offsets;
 
 COMMIT;

@@ -121,6 +121,7 @@ def rows(conn: Any, sql: str) -> list[tuple[Any, ...]]:
 def assert_consistent(conn: sqlite3.Connection) -> None:
     """What the increments left equals a rebuild, and the views equal the old aggregates."""
     assert conn.execute("SELECT count(*) FROM summary_dirty").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM summary_dirty_tools").fetchone()[0] == 0
     kept = summaries.snapshot(conn)
     conn.execute("SAVEPOINT scratch")
     try:
@@ -149,7 +150,7 @@ def crawl_row(conn: sqlite3.Connection, day: int) -> int:
 def store(conn: sqlite3.Connection, day: int, batch: list[Any]) -> None:
     """One crawl as the engine runs it: batches without summaries, one refresh at the end."""
     ArchiveWriter(conn, crawl_row(conn, day), summaries=False).store(batch)
-    summaries.refresh(conn, tools=True)
+    summaries.refresh(conn)
 
 
 @pytest.fixture
@@ -193,7 +194,7 @@ def test_crawls_that_change_remove_and_revisit_pages_keep_summaries_exact(conn: 
         [(other(url, "not_modified", at(3), status=304), None) for url in URLS[:2]]
     )
     assert conn.execute("SELECT count(*) FROM summary_dirty").fetchone()[0] == 0
-    summaries.refresh(conn, tools=True)
+    summaries.refresh(conn)
     assert summaries.snapshot(conn)["summary_verdicts"] == before["summary_verdicts"]
     assert_consistent(conn)
 
@@ -344,3 +345,77 @@ def test_few_changed_pages_recount_their_verdicts_many_recount_all(conn: sqlite3
     summaries.refresh(conn, tools=True)
     assert_consistent(conn)
     assert conn.execute("SELECT count(*) FROM verdict_reuse WHERE current_pages = 0").fetchone()[0] == 1
+
+
+def refreshed_tools(conn: sqlite3.Connection) -> int:
+    """How many tools the last refresh recomputed (archive_state, for bench/crawl.py)."""
+    state = conn.execute("SELECT value FROM archive_state WHERE key = 'summaries.last_refresh'")
+    return int(state.fetchone()[0].split()[2])
+
+
+def test_per_tool_figures_recompute_the_changed_tools_only(conn: sqlite3.Connection) -> None:
+    """A re-crawl that revisits one page (304) recomputes that page's two tools, and the
+    revisit alone can change a tool's latest price: equal to a rebuild after every step."""
+    cheap = comparison("Alpha", "Beta", listings=[listing(1, "Alpha", "$20/mo", 20.0), listing(2, "Beta")])
+    dear = comparison("Alpha", "Gamma", listings=[listing(1, "Alpha", "$25/mo", 25.0), listing(2, "Gamma")])
+    others = [(f"https://example.test/compare/t{n}-vs-u{n}", comparison(f"T{n}", f"U{n}")) for n in range(6)]
+    store(
+        conn,
+        1,
+        [
+            (fetched(URLS[0], "<p>cheap</p>", at(1, 10)), cheap),
+            (fetched(URLS[1], "<p>dear</p>", at(1, 11)), dear),
+            *[(fetched(url, f"<p>{url}</p>", at(1)), parse) for url, parse in others],
+        ],
+    )
+    tools = conn.execute("SELECT count(*) FROM tools").fetchone()[0]
+    assert refreshed_tools(conn) == tools == 15
+    assert_consistent(conn)
+    latest = (
+        "SELECT s.entry_price FROM summary_tools s JOIN tools t ON t.id = s.tool_id WHERE t.name = 'Alpha'"
+    )
+    assert conn.execute(latest).fetchone()[0] == "$25/mo"  # the page seen last
+
+    ArchiveWriter(conn, crawl_row(conn, 2), summaries=False).store(
+        [(other(URLS[0], "not_modified", at(2), status=304), None)]
+    )
+    assert conn.execute("SELECT count(*) FROM summary_dirty").fetchone()[0] == 0
+    summaries.refresh(conn)
+    assert refreshed_tools(conn) == 2  # Alpha and Beta, through their listings
+    assert conn.execute(latest).fetchone()[0] == "$20/mo"  # the cheap page is now the latest seen
+    assert_consistent(conn)
+
+    summaries.refresh(conn)
+    assert refreshed_tools(conn) == 0  # nothing changed since
+
+    # A reworded quote on one page: a new verdict for T0 (and T0's listing row seen again).
+    url, parse = others[0]
+    store(conn, 3, [(fetched(url, "<p>reworded</p>", at(3)), with_quote(parse, 0, "Seat 1 says T0 stalls."))])
+    assert refreshed_tools(conn) == 2
+    assert_consistent(conn)
+
+    # A tool removed by hand (a merge gone wrong, say): its row goes too.
+    conn.execute(
+        "INSERT INTO tools (id, name, first_seen, last_seen) VALUES ('lonely', 'Lonely', ?, ?)",
+        [at(4), at(4)],
+    )
+    summaries.refresh(conn)
+    assert conn.execute("SELECT pages FROM summary_tools WHERE tool_id = 'lonely'").fetchone() == (0,)
+    conn.execute("DELETE FROM tools WHERE id = 'lonely'")
+    summaries.refresh(conn)
+    assert conn.execute("SELECT count(*) FROM summary_tools WHERE tool_id = 'lonely'").fetchone()[0] == 0
+    assert_consistent(conn)
+
+
+def test_triggers_come_from_one_template() -> None:
+    """The generated triggers mark each dirty table the same way (the old hand-written text)."""
+    sql = summaries.trigger_sql(
+        "summary_dirty_listing_gone", "listings", "DELETE", (), (("summary_dirty", "old.comparison_id"),)
+    )
+    assert sql == (
+        "CREATE TRIGGER IF NOT EXISTS summary_dirty_listing_gone AFTER DELETE ON listings BEGIN\n"
+        "    INSERT INTO summary_dirty SELECT old.comparison_id\n"
+        "        WHERE NOT EXISTS (SELECT 1 FROM summary_dirty WHERE comparison_id = old.comparison_id);\n"
+        "END;\n"
+    )
+    assert sql in summaries.SCHEMA
