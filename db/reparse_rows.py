@@ -39,16 +39,19 @@ DERIVED = (
 )
 #: Shadowed too in a worker (merged into the archive by a rebuild, never replaced).
 _MERGED = (("tools", ("id",)), ("verdicts", ("id",)))
+#: Marks `db.ingest` writes for the next summary refresh: a worker's go to a TEMP shadow
+#: (its connection is read-only); the writer's rebuild marks the archive's.
+_MARKS = (("summary_dirty_tools", ("tool_id",)),)
 _TOOL_COLUMNS = "id, name, category, tagline, description, first_seen, last_seen, details_seen"
 _IN = "(SELECT value FROM json_each(?))"
 
 
 def scratch(conn: sqlite3.Connection, merged: bool = False) -> dict[str, list[str]]:
     """TEMP tables shadowing the derived tables (same columns and keys, no other index, no
-    foreign key, no trigger), and `tools` and `verdicts` too when `merged`: `derive`
+    foreign key, no trigger), and `tools`, `verdicts` and `_MARKS` too when `merged`: `derive`
     rebuilds a group of pages into them. Returns each derived table's columns."""
     columns: dict[str, list[str]] = {}
-    tables = [(table, key) for table, key, _ in DERIVED] + (list(_MERGED) if merged else [])
+    tables = [(table, key) for table, key, _ in DERIVED] + (list(_MERGED + _MARKS) if merged else [])
     for table, key in tables:
         conn.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM main.{table} WHERE 0")
         conn.execute(f"CREATE UNIQUE INDEX temp.scratch_{table} ON {table} ({', '.join(key)})")
