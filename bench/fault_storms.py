@@ -106,10 +106,13 @@ class Storm:
         return [label for label, count in checks.items() if count != self.kills]
 
 
-def kill_at_random(process: subprocess.Popen[str], within: float, mode: str, rng: random.Random) -> str:
+def kill_at_random(
+    process: subprocess.Popen[str], within: float, mode: str, rng: random.Random, wait_group: bool = True
+) -> str:
     """SIGKILL `process` (mode "group") or one process of it (mode "child": its first child,
     the crawl's writer; mode "main": the main process alone) after a random wait. Returns
-    what was killed ("none" when the command had already finished)."""
+    what was killed ("none" when the command had already finished). `wait_group`: return
+    only once no process of the group is left (else an orphan may still be writing)."""
     deadline = time.monotonic() + rng.uniform(0.05, within)
     while time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.01)
@@ -135,7 +138,8 @@ def kill_at_random(process: subprocess.Popen[str], within: float, mode: str, rng
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         victim += " (hung: group killed)"
-    with_group_gone(process.pid)
+    if wait_group:
+        with_group_gone(process.pid)
     return victim
 
 
@@ -165,10 +169,12 @@ def crawl_storm(
     requests: list,
     rng: random.Random,
     clean: dict[str, set],
-    modes: tuple[str, ...] = ("group", "child"),
+    modes: tuple[str, ...] = ("group", "child", "main"),
 ) -> Storm:
     """`kills` crawls killed at random: even ones on a fresh archive, odd ones re-crawls;
-    the kills take the whole group and the writer alone in turn (`modes`)."""
+    the kills take the whole group, the writer alone and the crawl process alone in turn
+    (`modes`). After the crawl process alone, the checks and the next run start at once,
+    while its orphaned writer may still be storing: the next run must wait for it."""
     storm = Storm("crawl")
     complete = work / "storm-complete.db"
     run("crawl", f"{origin}/", "--db", str(complete), "--delay", "0")
@@ -182,7 +188,7 @@ def crawl_storm(
             shutil.copy(complete, path)
         mode = modes[number % len(modes)]
         process = start("crawl", f"{origin}/", "--db", str(path), "--delay", "0")
-        victim = kill_at_random(process, duration, mode, rng)
+        victim = kill_at_random(process, duration, mode, rng, wait_group=mode != "main")
         storm.kills += 1
         problems = integrity_problems(path) if path.exists() else []
         storm.check("integrity_check ok and foreign keys hold", not problems, "; ".join(problems)[:200])

@@ -278,6 +278,38 @@ def export(name: str | None, db_path: Path, sql: str | None, fmt: str, output: P
 
 
 @cli.command()
+@existing_db_option
+@click.option(
+    "--quick", is_flag=True, help="quick_check only: every page read, indexes not compared (~7x faster)."
+)
+def check(db_path: Path, quick: bool) -> None:
+    """Check that the archive is intact: every page (PRAGMA integrity_check) and every
+    reference between rows (foreign_key_check). Reads only; a crawl may run meanwhile.
+
+    Exits 1, naming the file, when anything is damaged. Takes about a minute and a half per
+    GB on a loaded 2-core machine (--quick: a few seconds).
+    """
+    from db.integrity import check_integrity
+
+    result = check_integrity(db_path, quick=quick)
+    what = "quick_check" if quick else "integrity_check and foreign_key_check"
+    if result.intact:
+        click.echo(f"{db_path}: intact ({what} found nothing).")
+        return
+    for problem in [*result.problems, *result.foreign_keys][:20]:
+        click.echo(f"  {problem}", err=True)
+    found = []
+    if result.problems:
+        found.append(f"{len(result.problems)} damaged page or index entries")
+    if result.foreign_keys:
+        found.append(f"{len(result.foreign_keys)} rows referring to missing rows")
+    raise click.ClickException(
+        f"{db_path} is damaged ({' and '.join(found)}): restore it from a copy, "
+        f"or salvage its rows with `sqlite3 {db_path} .recover`."
+    )
+
+
+@cli.command()
 @click.argument("url")
 @existing_db_option
 @click.option("--at", "at", help="ISO time: the snapshot in force then (default: newest).")

@@ -8,7 +8,9 @@ batch's changed pages, then one write per table. Pages whose body did not change
 304, the same sha256) cost nothing here but a look at the few pages marked gone.
 
 The first crawl of an archive is its baseline: its pages are not `page_new` (nothing
-was there to compare with); every later crawl's first complete state of a page is.
+was there to compare with); every later crawl's first complete state of a page is. The
+baseline lasts until a crawl has run its frontier to the end: the runs that resume a
+killed or `--max-pages` first crawl are part of it.
 """
 
 from __future__ import annotations
@@ -44,7 +46,11 @@ _TEXT_INSERT = "INSERT OR IGNORE INTO change_texts (ref, text) VALUES (?, ?)"
 SAVED_TEXTS_MAX = 4096
 _VERDICT_TEXTS = "SELECT id, text FROM verdicts WHERE id IN (SELECT value FROM json_each(?))"
 _CHANGE_TEXTS = "SELECT ref, text FROM change_texts WHERE ref IN (SELECT value FROM json_each(?))"
-_HISTORY = "SELECT 1 FROM comparisons WHERE first_crawl_id < ? LIMIT 1"
+#: An earlier crawl stored comparisons and one ran its frontier to the end: the runs that
+#: resume the archive's first crawl (killed, stopped by --max-pages) are still its baseline
+#: (a resumed first crawl logged every page it stored after the stop as `page_new`).
+_HISTORY = """SELECT 1 FROM crawls WHERE id < ?1 AND status IN ('completed', 'degraded') AND resumable = 0
+AND EXISTS (SELECT 1 FROM comparisons WHERE first_crawl_id < ?1) LIMIT 1"""
 
 
 def _tool_ids() -> Any:

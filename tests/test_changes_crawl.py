@@ -130,3 +130,30 @@ def test_reordered_pages_log_nothing(tmp_path: Path) -> None:
         assert db.execute("SELECT count(*) FROM change_states").fetchone()[0] == 2
     finally:
         db.close()
+
+
+def test_a_first_crawl_stopped_early_and_resumed_is_still_the_baseline(
+    tmp_path: Path, site_dir: Path
+) -> None:
+    """Its resumed run logged every page it stored as `page_new` (a kill storm found it);
+    the next crawl, after the baseline has run to the end, logs what changed."""
+    from crawler.engine import crawl
+    from crawler.static_server import StaticServer
+
+    db_path = tmp_path / "archive.db"
+    with StaticServer(site_dir) as server:
+        site = Site(name="demo", start_urls=(f"{server.origin}/",))
+        first = crawl(Settings(db_path=db_path, sites=(site,), delay=0.0, max_pages=8))
+        resumed = crawl(Settings(db_path=db_path, sites=(site,), delay=0.0))
+        assert resumed.resumed_from == first.crawl_id and resumed.status == "completed"
+        db = connect(db_path)
+        assert db.execute("SELECT count(*) FROM changes").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM comparisons").fetchone()[0] > 8
+        db.close()
+        gone = sorted((site_dir / "compare").rglob("*.html"))[0]
+        gone.unlink()
+        crawl(Settings(db_path=db_path, sites=(site,), delay=0.0))
+    db = connect(db_path)
+    kinds = db.execute("SELECT kind, count(*) FROM changes GROUP BY kind").fetchall()
+    db.close()
+    assert kinds == [("page_gone", 1)]
