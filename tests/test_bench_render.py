@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from crawler.render import chromium_path
+from tests.chromium import require_chromium
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
 
-if not Path(chromium_path()).exists():
-    if os.environ.get("VERDICTS_REQUIRE_BROWSER"):
-        raise RuntimeError(f"VERDICTS_REQUIRE_BROWSER is set but {chromium_path()} is missing.")
-    pytest.skip("Chromium is not installed (apt-get install chromium) - skipped.", allow_module_level=True)
+require_chromium()
 
 
 def test_render_benchmark_smoke_run() -> None:

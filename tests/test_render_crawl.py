@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -24,23 +23,17 @@ from crawler.config import Settings, Site
 from crawler.demo import DEMO_RENDERED
 from crawler.engine import CrawlReport, crawl
 from crawler.progress import format_summary
-from crawler.render import DEFAULT_CHROMIUM, chromium_path
 from crawler.static_server import StaticServer
 from db.archive import connect
 from db.reparse import run_reparse
 from db.snapshots import read_body, read_snapshot
+from tests.chromium import require_chromium
 from tests.conftest import FIXTURES
 from tests.test_frameworks_crawl import archived
 
 pytestmark = pytest.mark.browser
 
-if not Path(chromium_path()).exists():
-    if os.environ.get("VERDICTS_REQUIRE_BROWSER"):
-        raise RuntimeError(f"VERDICTS_REQUIRE_BROWSER is set but {chromium_path()} is missing.")
-    pytest.skip(
-        f"{DEFAULT_CHROMIUM} is not installed (apt-get install chromium) - render tests skipped.",
-        allow_module_level=True,
-    )
+require_chromium()
 
 RENDERED = DEMO_RENDERED
 EXPECTED = FIXTURES / "expected"
