@@ -336,17 +336,24 @@ async def _crawl_all(
     stop: threading.Event,
     on_report: Callable[[CrawlReport], None] | None,
 ) -> None:
-    """Every site's loop side by side on this event loop, sharing connections and politeness."""
+    """Every site's loop side by side on this event loop, sharing connections and politeness,
+    and one Chromium for the sites that render (started by the first that asks for it)."""
     from crawler.fetch import SharedFetching
 
     channel.start([plan.report.crawl_id for plan in plans])
     shared = SharedFetching(fetch_settings(settings, frozenset()), len(plans))
+    browser = _run_browser(settings, plans)
     concluding = _Concluder(settings, stop, len(plans))
     try:
         await asyncio.gather(
-            *(_crawl_site(settings, plan, channel, shared, stop, concluding, on_report) for plan in plans)
+            *(
+                _crawl_site(settings, plan, channel, (shared, browser), stop, concluding, on_report)
+                for plan in plans
+            )
         )
     finally:
+        if browser is not None:
+            await browser.aclose()
         await shared.aclose()
 
 
@@ -397,17 +404,27 @@ class _Concluder:
             done.set_result(None)
 
 
+def _run_browser(settings: Settings, plans: list[_Plan]) -> Any:
+    """The run's crawler.render.Browser when a site renders (not launched yet), else None."""
+    if not any(plan.site.render == "browser" for plan in plans):
+        return None
+    from crawler.render import Browser
+
+    return Browser(_check_browser(settings))
+
+
 async def _crawl_site(
     settings: Settings,
     plan: _Plan,
     channel: _Channel,
-    shared: Any,
+    shared: tuple[Any, Any],
     stop: threading.Event,
     concluding: _Concluder,
     on_report: Callable[[CrawlReport], None] | None,
 ) -> None:
     """One site: fetch its frontier, wait for the writer to commit it, then conclude it
-    (quality gate, crawls row, notifications) while the other sites go on."""
+    (quality gate, crawls row, notifications) while the other sites go on. `shared`: the
+    run's SharedFetching and its Browser (None when no site renders)."""
     report, site = plan.report, plan.site
     assert report.crawl_id is not None
     # several sites' bars would fight over one terminal: each prints plain lines instead
@@ -420,7 +437,7 @@ async def _crawl_site(
     try:
         seeds, known = plan.seeds, plan.known
         plan.seeds, plan.known = (), ()
-        await loop.run(seeds, known, plan.fresh, plan.starts, shared)
+        await loop.run(seeds, known, plan.fresh, plan.starts, *shared)
     except Exception as error:  # a bug in one site's loop fails that site, not the run
         loop.error = loop.error or f"crawl aborted: {type(error).__name__}: {error}"
     finally:
@@ -810,10 +827,17 @@ class _Loop:
         self.renderer: Any = None  # crawler.render.Renderer for a render = "browser" site
 
     async def run(
-        self, seeds: Iterable[Entry], known: Iterable[str], fresh: bool, starts: list[str], shared: Any = None
+        self,
+        seeds: Iterable[Entry],
+        known: Iterable[str],
+        fresh: bool,
+        starts: list[str],
+        shared: Any = None,
+        browser: Any = None,
     ) -> None:
         """Fetch the site's frontier to the end (or a stop); `shared`: the run's connections
-        and politeness (crawler.fetch.SharedFetching), else the fetcher's own."""
+        and politeness (crawler.fetch.SharedFetching), else the fetcher's own; `browser`:
+        the run's crawler.render.Browser for a render = "browser" site."""
         from crawler.fetch import Fetcher
         from parsers.links import extract_links
         from parsers.sitemaps import iter_sitemap
@@ -824,8 +848,8 @@ class _Loop:
         watcher = asyncio.create_task(self._watch_stop())
         try:
             fetching = Fetcher(fetch_settings(self.settings, self.scope.hosts), shared=shared)
-            async with fetching as fetcher, contextlib.AsyncExitStack() as browser:
-                if self.site.render == "browser" and not await self._open_renderer(fetcher, browser):
+            async with fetching as fetcher, contextlib.AsyncExitStack() as stack:
+                if self.site.render == "browser" and not await self._open_renderer(fetcher, browser, stack):
                     return
                 origins = sorted({origin_of(url) for url in starts})
                 rules = [await fetcher.robots(origin) for origin in origins]
@@ -869,14 +893,12 @@ class _Loop:
             with contextlib.suppress(Exception):
                 await sender
 
-    async def _open_renderer(self, fetcher: Any, stack: contextlib.AsyncExitStack) -> bool:
-        """Start the shared browser (crawler/render.py); False, with the cause in `error`, if it
-        cannot start (nothing has been fetched yet)."""
+    async def _open_renderer(self, fetcher: Any, browser: Any, stack: contextlib.AsyncExitStack) -> bool:
+        """Open the site's context in the run's browser (crawler/render.py); False, with the
+        cause in `error`, if it cannot start (nothing has been fetched yet)."""
         from crawler.render import Renderer
 
-        renderer = Renderer(
-            fetcher, _check_browser(self.settings), self.scope.hosts, user_agent=self.settings.user_agent
-        )
+        renderer = Renderer(fetcher, browser, self.scope.hosts, user_agent=self.settings.user_agent)
         try:
             self.renderer = await stack.enter_async_context(renderer)
         except Exception as error:

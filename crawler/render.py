@@ -1,9 +1,10 @@
 """The browser fetch: pages of a `render = "browser"` site parsed as headless Chromium builds them.
 
 Some sites send an empty shell and build the page with scripts. For such a site each
-fetched HTML page is loaded in one shared headless Chromium (Playwright's async API), a
-few pages at a time, and its DOM once the network is idle (bounded by a timeout),
-`document.documentElement.outerHTML`, is what gets parsed. The raw bytes stay the
+fetched HTML page is loaded in headless Chromium (Playwright's async API), a few pages at
+a time, and its DOM once the network is idle (bounded by a timeout),
+`document.documentElement.outerHTML`, is what gets parsed. A run starts one Chromium for
+all its sites that render (`Browser`), each site in its own context (`Renderer`). The raw bytes stay the
 snapshot; the rendered HTML is stored beside them (docs/render.md).
 
 The browser reaches no network by itself. Every request it makes is routed here
@@ -30,7 +31,7 @@ from typing import Any
 from crawler.results import FetchResult
 from crawler.urls import host_matches, host_of
 
-__all__ = ["BrowserMissing", "RenderStats", "Renderer", "check_browser", "chromium_path"]
+__all__ = ["Browser", "BrowserMissing", "RenderStats", "Renderer", "check_browser", "chromium_path"]
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 #: The environment variable naming the browser's executable (verdicts.toml's `chromium` wins).
@@ -105,6 +106,7 @@ class RenderStats:
     blocked: Counter[str] = field(default_factory=Counter)  # reason -> aborted requests
     examples: list[tuple[str, str]] = field(default_factory=list)  # (url, reason), the first few
     errors: list[tuple[str, str]] = field(default_factory=list)  # (page url, why its render failed)
+    browser_pid: int | None = None  # the run's Chromium (one for every site of the run)
 
     def block(self, url: str, reason: str) -> None:
         self.blocked[reason] += 1
@@ -112,8 +114,75 @@ class RenderStats:
             self.examples.append((url, reason))
 
 
+class Browser:
+    """The run's one headless Chromium, shared by every `render = "browser"` site of it.
+
+    Launched when the first site asks for it (a run with no such site starts none) and
+    closed at the end of the run; each site gets its own context (`Renderer`). A launch
+    that failed is not tried again: every site asking after it gets the same error.
+    """
+
+    def __init__(self, executable: str) -> None:
+        self.executable = executable
+        self.launches = 0  # how many times a browser process was started (one at most)
+        self._lock = asyncio.Lock()
+        self._playwright: Any = None
+        self._browser: Any = None
+        self._failed: BaseException | None = None
+        self._pid: int | None = None
+
+    async def __aenter__(self) -> Browser:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def started(self) -> Any:
+        """Playwright's Browser, launched on the first call."""
+        async with self._lock:
+            if self._failed is not None:
+                raise self._failed
+            if self._browser is None:
+                try:
+                    await self._launch()
+                except BaseException as error:
+                    self._failed = error
+                    await self.aclose()
+                    raise
+        return self._browser
+
+    async def _launch(self) -> None:
+        from playwright.async_api import async_playwright
+
+        self._playwright = await async_playwright().start()
+        self.launches += 1
+        self._browser = await self._playwright.chromium.launch(
+            executable_path=self.executable, headless=True, args=list(CHROMIUM_ARGS)
+        )
+        with contextlib.suppress(Exception):  # Playwright does not say; Chromium itself does
+            session = await self._browser.new_browser_cdp_session()
+            processes = (await session.send("SystemInfo.getProcessInfo"))["processInfo"]
+            self._pid = next(p["id"] for p in processes if p["type"] == "browser")
+            await session.detach()
+
+    async def aclose(self) -> None:
+        """Close the browser and Playwright's driver (errors while closing are not the crawl's)."""
+        if self._browser is not None:
+            with contextlib.suppress(Exception):
+                await self._browser.close()
+            self._browser = None
+        if self._playwright is not None:
+            with contextlib.suppress(Exception):
+                await self._playwright.stop()
+            self._playwright = None
+
+    def pid(self) -> int | None:
+        """The browser's process id (for tests and benchmarks that watch its processes)."""
+        return self._pid
+
+
 class Renderer:
-    """One headless Chromium for a crawl; `render(result)` adds the DOM it builds.
+    """One site's context in the run's Chromium; `render(result)` adds the DOM it builds.
 
     `fetcher` is the crawl's `crawler.fetch.Fetcher`: every subrequest goes through it.
     `allowed_hosts` are the site's hosts (a request elsewhere is aborted before the Fetcher).
@@ -122,7 +191,7 @@ class Renderer:
     def __init__(
         self,
         fetcher: Any,
-        executable: str,
+        browser: Browser,
         allowed_hosts: frozenset[str],
         *,
         user_agent: str,
@@ -131,52 +200,32 @@ class Renderer:
         idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.fetcher = fetcher
-        self.executable = executable
+        self.browser = browser
         self.allowed = allowed_hosts
         self.user_agent = user_agent
         self.load_seconds = load_seconds
         self.idle_seconds = idle_seconds
         self.stats = RenderStats()
         self._slots = asyncio.Semaphore(max(1, pages))
-        self._playwright: Any = None
-        self._browser: Any = None
         self._context: Any = None
 
     async def __aenter__(self) -> Renderer:
-        from playwright.async_api import async_playwright
-
-        self._playwright = await async_playwright().start()
-        try:
-            self._browser = await self._playwright.chromium.launch(
-                executable_path=self.executable, headless=True, args=list(CHROMIUM_ARGS)
-            )
-            self._context = await self._browser.new_context(
-                user_agent=self.user_agent, service_workers="block", accept_downloads=False
-            )
-        except BaseException:
-            await self.aclose()
-            raise
+        browser = await self.browser.started()
+        self._context = await browser.new_context(
+            user_agent=self.user_agent, service_workers="block", accept_downloads=False
+        )
+        self.stats.browser_pid = self.browser.pid()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the browser and Playwright's driver (errors while closing are not the crawl's)."""
-        for closing in (self._context, self._browser):
-            if closing is not None:
-                with contextlib.suppress(Exception):
-                    await closing.close()
-        self._context = self._browser = None
-        if self._playwright is not None:
+        """Close this site's context (the browser stays for the run's other sites)."""
+        if self._context is not None:
             with contextlib.suppress(Exception):
-                await self._playwright.stop()
-            self._playwright = None
-
-    def pid(self) -> int | None:
-        """The browser's process id (for benchmarks that measure its memory)."""
-        process = getattr(getattr(self._browser, "_impl_obj", None), "_browser_process", None)
-        return getattr(process, "pid", None)
+                await self._context.close()
+            self._context = None
 
     async def render(self, result: FetchResult) -> FetchResult:
         """`result` with `rendered` set to the DOM Chromium built from its body; unchanged

@@ -21,7 +21,7 @@ import pytest
 
 from crawler.config import Settings, Site
 from crawler.demo import DEMO_RENDERED
-from crawler.engine import CrawlReport, crawl
+from crawler.engine import CrawlReport, crawl, crawl_sites
 from crawler.progress import format_summary
 from crawler.static_server import StaticServer
 from db.archive import connect
@@ -80,13 +80,19 @@ def test_the_crawl_is_stopped_resumed_and_completes(run: Run) -> None:
     assert [r.exit_code for r in run.reports] == [0, 0, 0]
 
 
-def test_every_comparison_tool_verdict_and_appearance_is_right(run: Run) -> None:
+def assert_comparisons_as_expected(db_path: Path, origin: str) -> list[dict]:
+    """Every comparison of the example served at `origin` is archived as fixtures/expected/ says."""
     answers = []
     for slug in SLUGS:
         expected = json.loads((EXPECTED / f"{slug}.json").read_text(encoding="utf-8"))
         answers.append(expected)
-        got = archived(run.db_path, f"{run.origin}/compare/{slug}/")
+        got = archived(db_path, f"{origin}/compare/{slug}/")
         assert got == {**{k: expected[k] for k in ("title", "listings", "quotes")}, "complete": 1}, slug
+    return answers
+
+
+def test_every_comparison_tool_verdict_and_appearance_is_right(run: Run) -> None:
+    answers = assert_comparisons_as_expected(run.db_path, run.origin)
     tools = {listing["name"] for answer in answers for listing in answer["listings"]}
     verdicts = {
         (answer["listings"][quote["position"] - 1]["name"], quote["text"])
@@ -175,7 +181,7 @@ async def test_subrequests_wait_for_the_crawls_own_politeness_slots() -> None:
     politeness scheduler (per-host delay and concurrency), as a plain fetch does."""
     from crawler.fetch import Fetcher, FetchSettings
     from crawler.politeness import Politeness
-    from crawler.render import Renderer, check_browser
+    from crawler.render import Browser, Renderer, check_browser
 
     slug = next(p.stem for p in (RENDERED / "data").glob("*.json"))  # a page whose script fetches data
     with StaticServer(RENDERED) as server:
@@ -191,9 +197,10 @@ async def test_subrequests_wait_for_the_crawls_own_politeness_slots() -> None:
 
             fetcher.politeness = Counted(fetch_settings.delay, fetch_settings.per_host, 16)
             page = await fetcher.fetch(f"{server.origin}/compare/{slug}/", decode=False)
-            async with Renderer(
-                fetcher, check_browser(), frozenset({host}), user_agent=USER_AGENT
-            ) as renderer:
+            async with (
+                Browser(check_browser()) as browser,
+                Renderer(fetcher, browser, frozenset({host}), user_agent=USER_AGENT) as renderer,
+            ):
                 rendered = await renderer.render(page)
         asked = [r.path for r in server.requests]
     assert rendered.rendered is not None and "tool-card__name" in rendered.rendered
@@ -216,3 +223,55 @@ def test_history_reads_the_rendered_html(run: Run) -> None:
             assert diff_snapshots(db.conn, snapshot, snapshot).title == expected["title"]
     finally:
         db.close()
+
+
+@pytest.fixture
+def launches(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
+    """The pid of every Chromium launched while the test runs."""
+    from crawler import render
+
+    launched: list[int | None] = []
+    launch = render.Browser._launch
+
+    async def counted(self: render.Browser) -> None:
+        await launch(self)
+        launched.append(self.pid())
+
+    monkeypatch.setattr(render.Browser, "_launch", counted)
+    return launched
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie waiting to be reaped does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_rendered_sites_of_one_run_share_one_chromium(tmp_path: Path, launches: list[int | None]) -> None:
+    db_path = tmp_path / "archive.db"
+    with StaticServer(RENDERED) as first, StaticServer(RENDERED, host="127.0.0.3") as second:
+        origins = [first.origin, second.origin]
+        sites = tuple(
+            Site(name=f"rendered-{n}", start_urls=(origin + "/",), render="browser")
+            for n, origin in enumerate(origins)
+        )
+        run_settings = Settings(db_path=db_path, sites=sites, delay=0.0, user_agent=USER_AGENT)
+        reports = crawl_sites(run_settings, sites)
+    assert [r.status for r in reports] == ["completed", "completed"], [format_summary(r) for r in reports]
+    for origin in origins:
+        assert_comparisons_as_expected(db_path, origin)
+    assert [r.rendered.pages for r in reports] == [len(SLUGS) + 1] * 2  # the index is rendered too
+    assert len(launches) == 1 and launches[0] is not None, launches
+    assert [r.rendered.browser_pid for r in reports] == launches * 2
+    assert not alive(launches[0])  # closed with the run
+
+
+def test_a_run_with_no_rendered_site_starts_no_chromium(tmp_path: Path, launches: list[int | None]) -> None:
+    with StaticServer(FIXTURES / "frameworks" / "react") as server:
+        site = Site(name="plain", start_urls=(server.origin + "/",))
+        report = crawl(settings(tmp_path / "archive.db", site), site)
+    assert report.status == "completed" and report.rendered is None
+    assert launches == []
