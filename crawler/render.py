@@ -14,8 +14,8 @@ robots.txt of its host, the per-host delay and concurrency, the User-Agent and t
 cap hold as for a plain fetch. A request to a host the site does not allow, one that
 robots.txt disallows, and any second navigation are aborted and counted
 (`RenderStats.blocked`, in the crawl summary). Chromium runs with a proxy that does not
-exist and no name resolution, so anything the routing would miss fails instead of
-leaving the machine.
+exist (for loopback too) and no name resolution, so anything the routing would miss fails
+instead of leaving the machine.
 """
 
 from __future__ import annotations
@@ -55,8 +55,12 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    # Whatever the routing does not see (a WebSocket, a prefetch) goes nowhere:
+    # Whatever the routing does not see (a WebSocket, a prefetch) goes nowhere, twice over
+    # (tests/test_render_network.py): to a proxy that does not exist, loopback included
+    # (Chromium sends loopback past any proxy unless told `<-loopback>`), and no host name
+    # or address resolves.
     "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
     "--host-resolver-rules=MAP * ~NOTFOUND",
     "--dns-prefetch-disable",
 )
