@@ -880,6 +880,8 @@ class _Loop:
                 await asyncio.wait({joined, halted}, return_when=asyncio.FIRST_COMPLETED)
                 self.finished = joined.done() and not self.halt.is_set()
                 self.halt.set()
+                if self.renderer is not None:
+                    self.renderer.stop()  # pages loading now are closed, not waited for
                 for task in self.idle:
                     task.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
@@ -939,7 +941,10 @@ class _Loop:
                         entry.url, etag=etag, last_modified=modified, kind_hint=entry.kind, decode=False
                     )
                     if self.renderer is not None and result.outcome == "fetched" and result.kind == "html":
-                        result = await self.renderer.render(result)  # a 304 is never rendered
+                        rendered = await self.renderer.render(result)  # a 304 is never rendered
+                        if rendered is None:  # stopped mid-render: left in the frontier for the next crawl
+                            continue
+                        result = rendered
                     if result.kind == "sitemap" and result.outcome == "fetched":
                         # its URLs go in chunks as they are read; the writer stores no sitemap
                         await self._discover_sitemap(result, entry)

@@ -184,7 +184,9 @@ def render_lines(report: CrawlReport) -> list[str]:
     blocked = sum(stats.blocked.values())
     lines = [
         f"  rendered in the browser: {stats.pages} pages ({stats.failed} failed, "
-        f"{stats.timed_out} cut at the idle timeout); subrequests {stats.subrequests} fetched, "
+        f"{stats.timed_out} cut at the idle timeout"
+        + (f", {stats.stopped} left for the next crawl by the stop" if stats.stopped else "")
+        + f"); subrequests {stats.subrequests} fetched, "
         f"{blocked} blocked"
         + (" (" + ", ".join(f"{n} {why}" for why, n in stats.blocked.most_common()) + ")" if blocked else "")
     ]

@@ -106,6 +106,7 @@ class RenderStats:
     pages: int = 0  # pages rendered
     failed: int = 0  # pages whose render failed (parsed as served instead)
     timed_out: int = 0  # pages whose network never went idle (the DOM was taken at the bound)
+    stopped: int = 0  # renders cut short by the crawl stopping (not stored: the next crawl fetches them)
     subrequests: int = 0  # requests answered through the Fetcher
     blocked: Counter[str] = field(default_factory=Counter)  # reason -> aborted requests
     examples: list[tuple[str, str]] = field(default_factory=list)  # (url, reason), the first few
@@ -212,6 +213,8 @@ class Renderer:
         self.stats = RenderStats()
         self._slots = asyncio.Semaphore(max(1, pages))
         self._context: Any = None
+        self._stopping = False
+        self._loading: set[asyncio.Future[str]] = set()
 
     async def __aenter__(self) -> Renderer:
         browser = await self.browser.started()
@@ -231,20 +234,40 @@ class Renderer:
                 await self._context.close()
             self._context = None
 
-    async def render(self, result: FetchResult) -> FetchResult:
+    def stop(self) -> None:
+        """The crawl is stopping: close the pages loading now, unfinished, and start no more
+        (their `render` returns None), rather than wait up to LOAD_SECONDS + IDLE_SECONDS."""
+        self._stopping = True
+        for loading in self._loading:
+            loading.cancel()
+
+    async def render(self, result: FetchResult) -> FetchResult | None:
         """`result` with `rendered` set to the DOM Chromium built from its body; unchanged
-        (the page is parsed as served) when the browser failed on it."""
+        (the page is parsed as served) when the browser failed on it; None when the crawl
+        stopped first (the page is not stored, so the next crawl fetches it again)."""
         url = result.final_url or result.url
         async with self._slots:
+            if self._stopping:
+                self.stats.stopped += 1
+                return None
             page = await self._context.new_page()
+            loading = asyncio.ensure_future(self._load(page, url, result))
+            self._loading.add(loading)
             try:
-                html = await self._load(page, url, result)
+                html = await loading
+            except asyncio.CancelledError:
+                me = asyncio.current_task()
+                if not self._stopping or (me is not None and me.cancelling()):
+                    raise  # cancelled from outside, not by stop()
+                self.stats.stopped += 1
+                return None
             except Exception as error:  # a browser problem on one page must not stop the crawl
                 self.stats.failed += 1
                 if len(self.stats.errors) < BLOCKED_KEPT:
                     self.stats.errors.append((url, f"{type(error).__name__}: {str(error).splitlines()[0]}"))
                 return result
             finally:
+                self._loading.discard(loading)
                 with contextlib.suppress(Exception):
                     await page.close()
         self.stats.pages += 1
