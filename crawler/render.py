@@ -25,6 +25,7 @@ import contextlib
 import os
 import shutil
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -119,6 +120,12 @@ class RenderStats:
             self.examples.append((url, reason))
 
 
+async def _quietly(closing: Awaitable[object]) -> None:
+    """Await a close: an error while closing the browser's parts is not the crawl's."""
+    with contextlib.suppress(Exception):
+        await closing
+
+
 class Browser:
     """The run's one headless Chromium, shared by every `render = "browser"` site of it.
 
@@ -173,12 +180,10 @@ class Browser:
     async def aclose(self) -> None:
         """Close the browser and Playwright's driver (errors while closing are not the crawl's)."""
         if self._browser is not None:
-            with contextlib.suppress(Exception):
-                await self._browser.close()
+            await _quietly(self._browser.close())
             self._browser = None
         if self._playwright is not None:
-            with contextlib.suppress(Exception):
-                await self._playwright.stop()
+            await _quietly(self._playwright.stop())
             self._playwright = None
 
     def pid(self) -> int | None:
@@ -230,8 +235,7 @@ class Renderer:
     async def aclose(self) -> None:
         """Close this site's context (the browser stays for the run's other sites)."""
         if self._context is not None:
-            with contextlib.suppress(Exception):
-                await self._context.close()
+            await _quietly(self._context.close())
             self._context = None
 
     def stop(self) -> None:
@@ -268,8 +272,7 @@ class Renderer:
                 return result
             finally:
                 self._loading.discard(loading)
-                with contextlib.suppress(Exception):
-                    await page.close()
+                await _quietly(page.close())
         self.stats.pages += 1
         return replace(result, rendered=html)
 
