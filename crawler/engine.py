@@ -364,11 +364,16 @@ class _Concluder:
 
     #: How long a site whose reply came waits for the others' (they come a few ms apart).
     GATHER_SECONDS = 0.05
+    #: While other sites still crawl, the summaries are refreshed after a conclusion at most
+    #: this often: what the ended sites stored reaches the published views without waiting
+    #: for the run's slowest host, and sites ending together still pay one refresh.
+    REFRESH_EVERY_SECONDS = 300.0
 
     def __init__(self, settings: Settings, stop: threading.Event, sites: int) -> None:
         self.settings = settings
         self.stop = stop
         self.outstanding = sites  # sites whose writer reply has not come yet
+        self.refreshed_at = time.monotonic()
         self.ready: list[tuple[_Plan, tuple[str, Any], asyncio.Future[None]]] = []
         self.lock = asyncio.Lock()
         self.batches: list[int] = []  # sites per transaction, for the tests and the bench
@@ -402,6 +407,11 @@ class _Concluder:
         for plan, _, done in batch:
             plan.concluded = True
             done.set_result(None)
+        if self.outstanding and time.monotonic() - self.refreshed_at >= self.REFRESH_EVERY_SECONDS:
+            # best effort: the run's last refresh, once the writer is gone, catches up anyway
+            with contextlib.suppress(sqlite3.Error):
+                await asyncio.to_thread(_refresh_summaries, self.settings)
+            self.refreshed_at = time.monotonic()
 
 
 def _run_browser(settings: Settings, plans: list[_Plan]) -> Any:
@@ -701,7 +711,8 @@ def _conclude_sites(
 def _refresh_summaries(settings: Settings) -> None:
     """Bring the summary tables up to date once the run's sites are concluded: the pages the
     writer stored are in the base tables whatever each crawl's outcome. Once per run, not per
-    site (the tools the run touched are recomputed together)."""
+    site (the tools the run touched are recomputed together), and while a slow site holds the
+    run open at most every `_Concluder.REFRESH_EVERY_SECONDS`."""
     from db.summaries import refresh
 
     with _closing_transaction(settings) as db:

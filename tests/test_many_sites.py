@@ -307,3 +307,52 @@ def test_twenty_sites_conclude_with_one_summary_refresh(
         assert_consistent(conn)
     finally:
         conn.close()
+
+
+def test_summaries_are_refreshed_while_a_slow_site_holds_the_run_open(
+    servers: list[StaticServer], archive_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the ended sites stored reaches the summary tables while a stalled host still holds
+    the run open (at most every REFRESH_EVERY_SECONDS, 0 here), not only at the run's end."""
+    from crawler import engine
+    from db.archive import open_current
+    from tests.test_summaries import assert_consistent
+
+    open_current(archive_path).close()  # created and migrated first (a migration refreshes)
+    monkeypatch.setattr(engine._Concluder, "REFRESH_EVERY_SECONDS", 0.0)
+    release = threading.Event()
+    seen: list[tuple[str, int]] = []
+    real_refresh = engine._refresh_summaries
+
+    def refresh_and_look(settings: Settings) -> None:
+        real_refresh(settings)
+        conn = connect_sqlite(archive_path)
+        try:
+            slow_status = conn.execute("SELECT status FROM crawls WHERE id = 2").fetchone()[0]
+            if slow_status == "running":
+                assert_consistent(conn)  # the summaries equal a recompute from the base tables
+            verdicts = conn.execute("SELECT count(*) FROM summary_verdicts").fetchone()[0]
+        finally:
+            conn.close()
+        seen.append((slow_status, verdicts))
+        release.set()
+
+    monkeypatch.setattr(engine, "_refresh_summaries", refresh_and_look)
+
+    def stall(headers: dict[str, str]) -> Reply:
+        release.wait(60)
+        return Reply(body=b"<html><body><p>late</p></body></html>")
+
+    with FaultServer("127.0.0.5") as slow:
+        slow.routes["/"] = stall
+        sites = (
+            Site("healthy 1", (servers[0].origin + "/",)),
+            Site("slow", (slow.origin + "/",)),
+            Site("healthy 2", (servers[1].origin + "/",)),
+        )
+        reports = crawl_sites(Settings(db_path=archive_path, sites=sites, delay=0.0), sites)
+    assert [r.status for r in reports][0::2] == ["completed", "completed"]
+    # A refresh came while the slow site still ran, with the healthy sites' verdicts in it...
+    assert seen[0][0] == "running" and seen[0][1] > 0, seen
+    # ... and the run's own refresh after the slow site ended, as before.
+    assert seen[-1][0] != "running" and len(seen) >= 2
