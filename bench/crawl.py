@@ -48,7 +48,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -60,6 +59,7 @@ if str(ROOT) not in sys.path:
 
 from bench import synthetic_site as bench_site  # noqa: E402
 from bench.proctree import run_tree  # noqa: E402
+from bench.workdir import scratch  # noqa: E402
 from tests.loopback import free_port, stop  # noqa: E402
 
 NGINX = "/usr/sbin/nginx"
@@ -594,17 +594,10 @@ def main(argv: list[str] | None = None) -> int:
     for package in ("crawler", "db", "parsers"):
         compileall.compile_dir(ROOT / package, quiet=1)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (stop nginx) on kill
-    workdir = Path(tempfile.mkdtemp(prefix="verdicts-crawl-bench-"))
-    if args.many_hosts:
-        try:
+    with scratch("verdicts-crawl-bench-", args.keep) as workdir:
+        if args.many_hosts:
             many_hosts(args, workdir)
-        finally:
-            if args.keep:
-                print(f"work folder kept: {workdir}")
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
-        return 0
-    try:
+            return 0
         peaks = []
         for k, pages in enumerate(sizes):
             args.main_only = k > 0  # larger sizes: the crawl and its 16-connection baselines
@@ -616,11 +609,6 @@ def main(argv: list[str] | None = None) -> int:
             print("\npeak memory: " + ", ".join(f"{mb:.0f} MB at {n:,} pages" for n, mb in peaks))
             spread = f"{100 * (high / low - 1):.0f} %"
             target("peak memory spread across sizes", spread, "target <= 20 %", high <= 1.2 * low)
-    finally:
-        if args.keep:
-            print(f"work folder kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

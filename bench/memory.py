@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +42,7 @@ if str(ROOT) not in sys.path:
 from bench import crawl as bench_crawl  # noqa: E402
 from bench import synthetic_site as bench_site  # noqa: E402
 from bench.proctree import run_tree  # noqa: E402
+from bench.workdir import scratch  # noqa: E402
 
 #: Requests of the stopped crawl: robots.txt is not one; the start page and the sitemap are.
 STOP_AFTER = 20
@@ -177,20 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = args.pages or ([40, 120] if args.quick else [3000, 30000])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (stop the server) on kill
-    workdir = Path(tempfile.mkdtemp(prefix="verdicts-memory-bench-"))
     runs: list[Run] = []
-    try:
+    with scratch("verdicts-memory-bench-", args.keep) as workdir:
         for pages in sizes:
             size_dir = workdir / str(pages)
             size_dir.mkdir()
             runs += measure(pages, size_dir, args.stop_after, args.resume_cap)
         print_table(runs)
         print_ratios(runs)
-    finally:
-        if args.keep:
-            print(f"work folder kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import synthetic_site as bench_site  # noqa: E402
+from workdir import scratch  # noqa: E402
 
 from crawler.static_server import StaticServer  # noqa: E402
 
@@ -145,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
     sizes = sorted(args.pages or ([40] if args.quick else [300, 3000]))
-    work = Path(tempfile.mkdtemp(prefix="verdicts-warc-bench-"))
-    try:
+    with scratch("verdicts-warc-bench-", args.keep) as work:
         load = os.getloadavg()[0]
         print(f"load average {load:.1f} on {os.cpu_count()} CPU(s); Python {sys.version.split()[0]}")
         results = [measure(pages, work, args.quick) for pages in sizes]
@@ -162,11 +160,6 @@ def main(argv: list[str] | None = None) -> int:
                     f"{key[:6]} peak memory {first[key]:.0f} MB at {sizes[0]:,} pages, {last[key]:.0f} MB "
                     f"at {sizes[-1]:,} ({spread:+.0%}): {verdict} (target <= +20 %)"
                 )
-    finally:
-        if args.keep:
-            print(f"work folder kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
