@@ -233,13 +233,18 @@ def _split_blocks(text: str) -> list[str]:
     unusual = data.translate(None, _PLAIN_ASCII)
     if unusual and not unusual.decode("utf-8", "surrogatepass").isprintable():
         return [block for block in map(_collapse, text.split(_SEPARATOR)) if block]
-    if b"\n" not in data and b"  " not in data:
+    # A ``<pre>`` line split by a comment or an element keeps a space beside its separator
+    # (``<pre>A <!-- -->\n</pre>``): the space and the line break were never in one text node.
+    loose = b" \x00" in data or b"\x00 " in data
+    if b"\n" not in data and b"  " not in data and not loose:
         return [part for part in text.split(_SEPARATOR) if part]
     # Line breaks inside blocks (prose wrapped in the source) and the indentation after them.
     data = b" ".join([line.strip(b" ") for line in data.split(b"\n")])
     while b"  " in data:
         data = data.replace(b"  ", b" ")
-    # (no block gains a space at either end: its ends were stripped, its line breaks are inside)
+    if loose:
+        # (one space at most is left beside a separator; a block of one space becomes empty)
+        data = data.replace(b" \x00", b"\x00").replace(b"\x00 ", b"\x00")
     return [part for part in data.decode().split(_SEPARATOR) if part]
 
 

@@ -187,6 +187,9 @@ def test_fixture_pages_read_as_before(page: Path) -> None:
         ("<p>long<wbr>\n  word, zero\u200b\nwidth</p><p>A<wbr> B</p>", ["longword, zerowidth", "A B"]),
         ("<p>A\n<wbr>B</p>", ["A B"]),
         ("<pre>a  b\n  c\n\nd <b>e\nf</b></pre>", ["a b", "c", "d e", "f"]),
+        # a space and the line break it ends split by a comment or an element still end the line
+        ("A<pre>A <!-- -->\n</pre>", ["A", "A"]),
+        ("<pre>x <i>\n</i>y\n<!-- --> z\n<b> </b>\nw</pre>", ["x", "y", "z", "w"]),
     ],
 )
 def test_spacing_rules(html: str, expected: list[str]) -> None:
