@@ -46,7 +46,9 @@ IDLE_SECONDS = 10.0
 #: Blocked subrequests named in the summary (the rest are counted).
 BLOCKED_KEPT = 10
 INSTALL = "pip install 'verdict-archive[browser]'"
-CHROMIUM_ARGS = (
+#: The flags every headless Chromium of the project starts with: the crawl's (below) and the
+#: reference browser the tests read pages in, which reaches loopback freely.
+BASE_ARGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -55,16 +57,19 @@ CHROMIUM_ARGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--disable-dev-shm-usage",
-    # Whatever the routing does not see (a WebSocket, a prefetch) goes nowhere, twice over
-    # (tests/test_render_network.py): to a proxy that does not exist, loopback included
-    # (Chromium sends loopback past any proxy unless told `<-loopback>`), and no host name
-    # or address resolves.
+)
+#: Whatever the routing does not see (a WebSocket, a prefetch) goes nowhere, twice over
+#: (tests/test_render_network.py): to a proxy that does not exist, loopback included
+#: (Chromium sends loopback past any proxy unless told `<-loopback>`), and no host name
+#: or address resolves.
+NETWORK_BARRIERS = (
     "--proxy-server=http://127.0.0.1:9",
     "--proxy-bypass-list=<-loopback>",
     "--host-resolver-rules=MAP * ~NOTFOUND",
     "--dns-prefetch-disable",
 )
+#: The crawl's browser: the base flags, shared memory in /tmp, and the network barriers.
+CHROMIUM_ARGS = (*BASE_ARGS, "--disable-dev-shm-usage", *NETWORK_BARRIERS)
 
 
 class BrowserMissing(Exception):

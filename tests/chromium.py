@@ -7,17 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from crawler.render import BASE_ARGS
+
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+#: The tests' reference browser: the project's base flags, without the crawl's network
+#: barriers (crawler/render.py), so it reads the loopback servers directly.
+CHROMIUM_ARGS = list(BASE_ARGS)
 
 
 def required() -> bool:
