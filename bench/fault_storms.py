@@ -1,11 +1,13 @@
 """Kill storms and concurrent commands for bench/faults.py (and, a few at a time, the tests).
 
-A kill storm runs a command and SIGKILLs it at a random moment: the whole process group, or
-one process of it alone (the crawl's writer; the reparse's main process, leaving its
-workers). After each kill it checks what a crash must never do: the archive passes
-`PRAGMA integrity_check` and `foreign_key_check`, the next run completes, its rows equal
-those of one clean crawl table by table, and it fetched again (status 200, a full body)
-only pages that were not committed before the kill.
+A kill storm runs a command and SIGKILLs it at a random point of its own progress
+(bench/kill_points.py): the whole process group, or one process of it alone (the crawl's
+writer; the reparse's main process, leaving its workers). After each kill it checks what a
+crash must never do: the archive passes `PRAGMA integrity_check` and `foreign_key_check`,
+the next run completes, its rows equal those of one clean crawl table by table, and it
+fetched again (status 200, a full body) only pages that were not committed before the kill.
+It counts, per phase, the kills that landed while the run was still running and the runs
+that ended before their kill ("missed").
 """
 
 from __future__ import annotations
@@ -21,14 +23,26 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.kill_points import (  # noqa: E402
+    PHASES,
+    STUCK_SECONDS,
+    CrawlProgress,
+    ReparseProgress,
+    Target,
+    as_after_parser_change,
+    crawl_target,
+    reparse_target,
+    wait_for,
+)
 from db.archive import sqlite_uri  # noqa: E402
 from tests.archive_compare import archive_content, differences, integrity_problems  # noqa: E402
 from tests.loopback import free_port  # noqa: E402
@@ -36,6 +50,28 @@ from tests.loopback import free_port  # noqa: E402
 COMMAND = [sys.executable, "-m", "crawler.cli"]
 #: How long a command whose writer (or main process) was killed may take to exit by itself.
 EXIT_AFTER_KILL = 120.0
+#: `--delay` of the crawls that are killed. The writer commits at most about every second
+#: (crawler/writer.py, COMMIT_SECONDS): with no delay the bundled site is fetched in a few
+#: tenths of a second and all its pages commit in one transaction, so no kill could land
+#: between two commits of pages; 0.05 s between requests spreads them over ~2 s, two or three
+#: commits. The runs after the kills use no delay.
+STORM_DELAY = "0.05"
+
+
+OUTCOMES = ("landed", "missed", "timed out", "early")
+
+
+def misses_allowed(kills: int) -> int:
+    """Kills that may fail to land at their point (`Storm.missed`) in a storm that counts.
+
+    With a working watch a kill misses only when the run ends between its point and the
+    next poll (10 ms and a query), i.e. at the points just before its end: after the last
+    commit a crawl has a few tenths of a second of end steps left, a reparse one tenth,
+    and a load that slows the watch slows the run as much. One kill in ten, and at least
+    one, tolerates that; a watch that does not see the archive's progress misses every
+    kill at a point in the archive, and one that fires early is caught by the archive
+    read after the kill ("early")."""
+    return max(1, kills // 10)
 
 
 def start(*args: str, log: Path | None = None) -> subprocess.Popen[str]:
@@ -58,7 +94,7 @@ def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
 
 
 def children(pid: int) -> list[int]:
-    """Direct children of `pid` (from /proc)."""
+    """Live direct children of `pid` (from /proc; not the zombies of exited ones)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -68,9 +104,22 @@ def children(pid: int) -> list[int]:
                 fields = handle.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and fields[0] != "Z":
             found.append(int(entry))
     return found
+
+
+def last_crawl(path: Path) -> tuple[int, int]:
+    """(id of the archive's last crawl, its frontier rows): 0, 0 without one."""
+    if not path.exists():
+        return 0, 0
+    conn = sqlite3.connect(sqlite_uri(path, mode="ro"), uri=True)
+    try:
+        (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM crawls").fetchone()
+        (rows,) = conn.execute("SELECT count(*) FROM frontier WHERE crawl_id = ?", (last,)).fetchone()
+        return last, rows
+    finally:
+        conn.close()
 
 
 def committed_urls(path: Path) -> set[str]:
@@ -94,6 +143,12 @@ class Storm:
     kills: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    #: (phase, outcome) of each kill: "landed" (at its point, the run still running),
+    #: "missed" (the run ended first), "timed out" (stuck: killed anyway), "early" (the
+    #: archive read after the kill does not show the point reached: the watch misread it)
+    landings: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: of the kills that landed: "none", "part" or "all" of the pages committed at the kill
+    committed: Counter[str] = field(default_factory=Counter)
 
     def check(self, label: str, passed: bool, note: str = "") -> None:
         self.counts[label] += passed
@@ -101,23 +156,39 @@ class Storm:
         if not passed and note and len(self.notes) < 10:
             self.notes.append(f"{label}: {note}")
 
+    def landed(self, target: Target, outcome: str, committed: int, total: int) -> None:
+        self.landings[(target.phase, outcome)] += 1
+        if outcome == "landed":
+            self.committed["none" if not committed else "all" if committed >= total else "part"] += 1
+        elif len(self.notes) < 10:
+            self.notes.append(f"{outcome}: {target}")
+
+    @property
+    def missed(self) -> int:
+        """Kills that did not land at their point of a running run."""
+        return sum(count for (_, outcome), count in self.landings.items() if outcome != "landed")
+
     def failures(self) -> list[str]:
         checks = {label: count for label, count in self.counts.items() if not label.startswith("killed")}
         return [label for label, count in checks.items() if count != self.kills]
 
 
-def kill_at_random(
-    process: subprocess.Popen[str], within: float, mode: str, rng: random.Random, wait_group: bool = True
-) -> str:
-    """SIGKILL `process` (mode "group") or one process of it (mode "child": its first child,
-    the crawl's writer; mode "main": the main process alone) after a random wait. Returns
-    what was killed ("none" when the command had already finished). `wait_group`: return
-    only once no process of the group is left (else an orphan may still be writing)."""
-    deadline = time.monotonic() + rng.uniform(0.05, within)
-    while time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.01)
+def kill_at(
+    process: subprocess.Popen[str],
+    reached: Callable[[], bool],
+    mode: str,
+    wait_group: bool = True,
+    timeout: float = STUCK_SECONDS,
+) -> tuple[str, str]:
+    """Once `reached()`, SIGKILL `process` (mode "group") or one process of it (mode "child":
+    its first child, the crawl's writer; mode "main": the main process alone). Returns what
+    was killed ("none" when the command had already finished) and the outcome: "landed"
+    (the run still running), "missed" (it ended first) or "timed out" (`reached()` still
+    false after `timeout`: killed anyway). `wait_group`: return only once no process of
+    the group is left (else an orphan may still be writing)."""
+    waited = wait_for(reached, lambda: process.poll() is None, timeout)
     if process.poll() is not None:
-        return "none"
+        return "none", "missed"
     if mode == "group":
         os.killpg(process.pid, signal.SIGKILL)
         victim = "group"
@@ -125,7 +196,7 @@ def kill_at_random(
         kids = children(process.pid)
         if not kids:
             os.killpg(process.pid, signal.SIGKILL)
-            victim = "group (no child yet)"
+            victim = "group (no writer)"
         else:
             os.kill(kids[0], signal.SIGKILL)
             victim = "child"
@@ -140,7 +211,12 @@ def kill_at_random(
         victim += " (hung: group killed)"
     if wait_group:
         with_group_gone(process.pid)
-    return victim
+    # a live writer was killed, or the process died of the signal (not an exit of its own
+    # between the last poll and the kill)
+    landed = victim == "child" or process.returncode == -signal.SIGKILL
+    if waited == "timed out":
+        return victim, "timed out"
+    return victim, "landed" if landed else "missed"
 
 
 def with_group_gone(pgid: int, timeout: float = 30.0) -> None:
@@ -156,12 +232,6 @@ def with_group_gone(pgid: int, timeout: float = 30.0) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def timed(action: Callable[[], object]) -> float:
-    started = time.monotonic()
-    action()
-    return time.monotonic() - started
-
-
 def crawl_storm(
     work: Path,
     origin: str,
@@ -170,26 +240,50 @@ def crawl_storm(
     rng: random.Random,
     clean: dict[str, set],
     modes: tuple[str, ...] = ("group", "child", "main"),
+    targets: Sequence[Target] = (),
 ) -> Storm:
-    """`kills` crawls killed at random: even ones on a fresh archive, odd ones re-crawls;
-    the kills take the whole group, the writer alone and the crawl process alone in turn
-    (`modes`). After the crawl process alone, the checks and the next run start at once,
-    while its orphaned writer may still be storing: the next run must wait for it."""
+    """`kills` crawls killed at a random point of their progress: even ones on a fresh
+    archive, odd ones re-crawls; the kills take the whole group, the writer alone and the
+    crawl process alone in turn (`modes`). After the crawl process alone, the checks and the
+    next run start at once, while its orphaned writer may still be storing: the next run
+    must wait for it. `requests`: the server's request log (the "fetched k" points);
+    `targets`: the points to kill at, in turn, instead of random ones."""
     storm = Storm("crawl")
     complete = work / "storm-complete.db"
+    sent = len(requests)
     run("crawl", f"{origin}/", "--db", str(complete), "--delay", "0")
+    # what a clean run commits and sends, fresh and as a re-crawl: the range of its points
+    pages, sends = {True: last_crawl(complete)[1]}, {True: len(requests) - sent}
     for file in (complete, *complete.parent.glob(complete.name + "-*")):
         if file.name.endswith(("-wal", "-shm")):
             file.unlink()
-    duration = timed(lambda: run("crawl", f"{origin}/", "--db", str(work / "probe.db"), "--delay", "0"))
+    reference = work / "storm-recrawl.db"
+    shutil.copy(complete, reference)
+    sent = len(requests)
+    run("crawl", f"{origin}/", "--db", str(reference), "--delay", "0")
+    pages[False], sends[False] = last_crawl(reference)[1], len(requests) - sent
     for number in range(kills):
         path = work / f"storm-crawl-{number}.db"
-        if number % 2:
+        fresh = number % 2 == 0
+        if not fresh:
             shutil.copy(complete, path)
         mode = modes[number % len(modes)]
-        process = start("crawl", f"{origin}/", "--db", str(path), "--delay", "0")
-        victim = kill_at_random(process, duration, mode, rng, wait_group=mode != "main")
+        target = targets[number] if targets else crawl_target(rng, pages[fresh], sends[fresh], fresh)
+        progress = CrawlProgress(path, last_crawl(path)[0], requests, len(requests))
+        process = start("crawl", f"{origin}/", "--db", str(path), "--delay", STORM_DELAY)
+        try:
+            victim, outcome = kill_at(
+                process,
+                partial(progress.reached, target, process.pid, pages[fresh]),
+                mode,
+                wait_group=mode != "main",
+            )
+        finally:
+            progress.reader.close()
+        if outcome == "landed" and progress.confirm(target, pages[fresh]) is False:
+            outcome = "early"
         storm.kills += 1
+        storm.landed(target, outcome, progress.committed, pages[fresh])
         problems = integrity_problems(path) if path.exists() else []
         storm.check("integrity_check ok and foreign keys hold", not problems, "; ".join(problems)[:200])
         committed = committed_urls(path)
@@ -220,21 +314,32 @@ def reparse_storm(
     rng: random.Random,
     clean: dict[str, set],
     modes: tuple[str, ...] = ("group", "main"),
+    targets: Sequence[Target] = (),
 ) -> Storm:
-    """`kills` `reparse --force` runs killed at random (the group, or the main process alone)."""
+    """`kills` `reparse --force` runs killed at a random point of their progress (the group,
+    or the main process alone), each on a copy of a clean crawl as a parser change leaves
+    it (`as_after_parser_change`: every page is rebuilt and committed in turn); the next
+    run, a plain `reparse`, must finish the pages not committed. `targets` as for crawls."""
     storm = Storm("reparse")
     complete = work / "storm-reparse-source.db"
     run("crawl", f"{origin}/", "--db", str(complete), "--delay", "0")
-    probe = work / "probe-reparse.db"
-    shutil.copy(complete, probe)
-    duration = timed(lambda: run("reparse", "--force", "--db", str(probe)))
+    snapshots = as_after_parser_change(complete)
     for number in range(kills):
         path = work / f"storm-reparse-{number}.db"
         shutil.copy(complete, path)
         mode = modes[number % len(modes)]
+        target = targets[number] if targets else reparse_target(rng, snapshots)
+        progress = ReparseProgress(path, snapshots)
         process = start("reparse", "--force", "--db", str(path))
-        victim = kill_at_random(process, duration, mode, rng)
+        try:
+            reached = partial(progress.reached, target, process.pid, snapshots)
+            victim, outcome = kill_at(process, reached, mode)
+        finally:
+            progress.reader.close()
+        if outcome == "landed" and progress.confirm(target, snapshots) is False:
+            outcome = "early"
         storm.kills += 1
+        storm.landed(target, outcome, progress.committed, snapshots)
         problems = integrity_problems(path)
         storm.check("integrity_check ok and foreign keys hold", not problems, "; ".join(problems)[:200])
         again = run("reparse", "--db", str(path))
@@ -249,6 +354,14 @@ def reparse_storm(
 
 def print_storm(storm: Storm) -> None:
     print(f"  {storm.name}: {storm.kills} kills")
+    print(f"    {'point of the kill':<30}" + "".join(f"{outcome:>10}" for outcome in OUTCOMES))
+    for phase in PHASES:
+        got = [storm.landings[(phase, outcome)] for outcome in OUTCOMES]
+        if any(got):
+            print(f"      {phase:<28}" + "".join(f"{count:>10}" for count in got))
+    unit = "pages" if storm.name == "crawl" else "snapshots"
+    shown = ", ".join(f"{storm.committed[key]} {key}" for key in ("none", "part", "all"))
+    print(f"    {f'landed kills by {unit} committed':<56} {shown}")
     for label, count in sorted(storm.counts.items()):
         shown = f"{count}" if label.startswith("killed") else f"{count}/{storm.kills}"
         print(f"    {label:<56} {shown}")
@@ -257,7 +370,7 @@ def print_storm(storm: Storm) -> None:
 
 
 def section_kills(work: Path, origin: str, kills: int, server: object = None, seed: int = 14) -> bool:
-    print(f"kill storms ({kills} crawls, then {kills} reparses, SIGKILL at a random moment)")
+    print(f"kill storms ({kills} crawls, then {kills} reparses, SIGKILL at a random point of progress)")
     rng = random.Random(seed)
     requests = getattr(server, "requests", [])
     clean_path = work / "storm-clean.db"
@@ -269,7 +382,7 @@ def section_kills(work: Path, origin: str, kills: int, server: object = None, se
     ]
     for storm in storms:
         print_storm(storm)
-    return not any(storm.failures() for storm in storms)
+    return not any(storm.failures() or storm.missed > misses_allowed(storm.kills) for storm in storms)
 
 
 # ---- concurrency ----------------------------------------------------------------------------------

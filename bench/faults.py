@@ -11,8 +11,9 @@ Sections (each a flag; none given = all):
                  archive intact, the next run completes it to a clean crawl's rows
   --corrupt      every command on a truncated file, a non-SQLite file, a newer schema and a
                  file damaged past its header: a clear error naming the file, nothing written
-  --kills N      N crawls of the bundled site SIGKILLed at a random moment (the writer alone
-                 or the whole process group), then N reparses the same way
+  --kills N      N crawls of the bundled site SIGKILLed at a random point of their progress
+                 (the writer alone, the crawl process alone or the whole process group),
+                 then N reparses the same way; counts of kills landed and missed per phase
   --concurrency S  crawl + reparse + serve under 20 clients + export at once for S seconds
 
 Everything runs on loopback (127.0.0.2 plays a public host, 127.0.0.3 a private one) in a
