@@ -959,7 +959,7 @@ class _Loop:
                     if result.kind == "sitemap" and result.outcome == "fetched":
                         # its URLs go in chunks as they are read; the writer stores no sitemap
                         await self._discover_sitemap(result, entry)
-                        result, found = replace(result, body=b""), []
+                        result, found = replace(result, body=b"", body_file=None), []
                     else:
                         result, found = self._discover(result, entry)
                 except Exception as error:  # a bug on one URL must not stall the crawl
@@ -985,12 +985,17 @@ class _Loop:
             self.seen.add(hash(result.final_url))
         chunk: list[str] = []
         chunk_is_child = False
-        for is_child, url in self.iter_sitemap(result.body):
-            if chunk and (is_child != chunk_is_child or len(chunk) >= ADD_CHUNK_ENTRIES):
-                await self._queue_sitemap_chunk(chunk, chunk_is_child, entry.depth)
-                chunk = []
-            chunk_is_child = is_child
-            chunk.append(url)
+        spooled = result.body_file
+        try:
+            for is_child, url in self.iter_sitemap(result.body if spooled is None else spooled):
+                if chunk and (is_child != chunk_is_child or len(chunk) >= ADD_CHUNK_ENTRIES):
+                    await self._queue_sitemap_chunk(chunk, chunk_is_child, entry.depth)
+                    chunk = []
+                chunk_is_child = is_child
+                chunk.append(url)
+        finally:
+            if spooled is not None:
+                spooled.close()  # (its disk space goes with it: the file has no name)
         if chunk:
             await self._queue_sitemap_chunk(chunk, chunk_is_child, entry.depth)
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urljoin
 
 from crawler import __version__
@@ -89,6 +90,7 @@ class _Reply:
     __slots__ = (
         "attempts",
         "body",
+        "body_file",
         "content_type",
         "error",
         "etag",
@@ -105,6 +107,7 @@ class _Reply:
         self.error = error
         self.attempts = 1
         self.body = b""
+        self.body_file: BinaryIO | None = None  # a sitemap's body, spooled to disk
         self.kind = "other"
         self.content_type: str | None = None
         self.etag: str | None = None
@@ -127,12 +130,22 @@ class BodyTooLarge(Exception):
         super().__init__(f"body larger than {limit} bytes{detail}")
 
 
-async def read_body(response: WireResponse, limit: int, truncate: bool) -> bytes:
+class BodyNotSpooled(Exception):
+    """A sitemap's body could not be written to its temporary file (a full disk)."""
+
+
+async def read_body(
+    response: WireResponse, limit: int, truncate: bool, sink: BinaryIO | None = None
+) -> bytes:
     """The body after its Content-Encoding, read piece by piece; past `limit` bytes (counted
     after inflating, so a gzip bomb stops at the cap too) it is cut (`truncate`) or the read
-    stops with BodyTooLarge, so an endless or explosive body never sits in memory."""
+    stops with BodyTooLarge, so an endless or explosive body never sits in memory.
+
+    With a `sink` the pieces are written there instead (and b"" returned): a sitemap may be
+    50 MB, which held as bytes and joined would cost the crawl twice that at once."""
     inflater = Inflater.for_coding(response.header("content-encoding"))
     chunks: list[bytes] = []
+    store = chunks.append if sink is None else sink.write
     size = 0
     while True:
         raw = await response.chunk()
@@ -146,9 +159,9 @@ async def read_body(response: WireResponse, limit: int, truncate: bool) -> bytes
             if size > limit:
                 if not truncate:
                     raise BodyTooLarge(limit)
-                chunks.append(piece[: len(piece) - (size - limit)])
+                store(piece[: len(piece) - (size - limit)])
                 break
-            chunks.append(piece)
+            store(piece)
         if not raw:
             break
     if len(chunks) == 1:
@@ -418,9 +431,10 @@ class Fetcher:
     ) -> FetchResult:
         text = encoding = None
         body = b""
+        body_file = None
         kind = kind_hint if kind_hint in ("html", "sitemap") else "other"
         if outcome == "fetched":
-            body, kind = reply.body, reply.kind
+            body, body_file, kind = reply.body, reply.body_file, reply.kind
             if kind == "html":
                 if decode:
                     text, encoding = decode_html(body, reply.content_type)
@@ -442,6 +456,7 @@ class Fetcher:
             etag=etag,
             last_modified=last_modified,
             body=body,
+            body_file=body_file,
             text=text,
             encoding=encoding,
             kind=kind,
@@ -474,7 +489,7 @@ class Fetcher:
             attempt += 1
             try:
                 reply = await self._send(url, host, headers, kind_hint, limit, truncate)
-            except (BodyTooLarge, BodyDecodingError) as error:
+            except (BodyTooLarge, BodyDecodingError, BodyNotSpooled) as error:
                 reply = _Reply(None, error=str(error))
             except self._errors as error:
                 reason = describe_error(
@@ -566,6 +581,8 @@ class Fetcher:
             and int(length) > limit
         ):
             raise BodyTooLarge(limit, f" (Content-Length {length})")
+        if kind_hint == "sitemap":
+            return await self._spool(response, reply, kind, limit, truncate)
         body = reply.body = await read_body(response, limit, truncate)
         if kind == "sniff":
             kind = sniff_kind(body, kind_hint)
@@ -575,6 +592,39 @@ class Fetcher:
             if not truncate:
                 raise BodyTooLarge(self.settings.max_bytes)
             reply.body = body[: self.settings.max_bytes]
+        reply.kind = kind
+        return reply
+
+    async def _spool(
+        self, response: WireResponse, reply: _Reply, kind: str, limit: int, truncate: bool
+    ) -> _Reply:
+        """Read what was asked for as a sitemap into an unnamed temporary file, so a crawl's
+        memory does not follow the size of a site's sitemap (parsers.sitemaps reads the file as
+        a stream). A page served there instead is read back as bytes, under the page cap."""
+        try:
+            spool: BinaryIO | None = tempfile.TemporaryFile()  # noqa: SIM115 (handed on, or closed below)
+        except OSError as error:
+            raise BodyNotSpooled(f"sitemap not stored: {error}") from error
+        assert spool is not None
+        try:
+            try:
+                await read_body(response, limit, truncate, spool)
+                size = spool.tell()
+                spool.seek(0)
+            except OSError as error:
+                raise BodyNotSpooled(f"sitemap not stored: {error}") from error
+            if kind == "sniff":
+                kind = sniff_kind(spool.read(512), "sitemap")
+                spool.seek(0)
+            if kind == "sitemap":
+                reply.body_file, spool = spool, None
+            elif kind == "html":  # asked as a sitemap, a page came
+                if size > self.settings.max_bytes and not truncate:
+                    raise BodyTooLarge(self.settings.max_bytes)
+                reply.body = spool.read(self.settings.max_bytes)
+        finally:
+            if spool is not None:
+                spool.close()
         reply.kind = kind
         return reply
 

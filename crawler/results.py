@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from crawler.exchange import Exchange
@@ -43,6 +43,9 @@ class FetchResult:
     links: tuple[str, ...] | None = None
     #: The DOM headless Chromium built from `body` (crawler/render.py); None when not rendered.
     rendered: str | None = None
+    #: A fetched sitemap's body (`body` is then b""): an unnamed temporary file at its start,
+    #: read as a stream (parsers.sitemaps). Never sent to the writer: it does not pickle.
+    body_file: BinaryIO | None = None
 
     def __reduce__(self) -> tuple[type[FetchResult], tuple[Any, ...]]:
         return FetchResult, _values(self)

@@ -8,7 +8,9 @@ a test is about a delay, so nothing here depends on timing tolerances.
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
+import io
 import tracemalloc
 import zlib
 from collections.abc import Iterator
@@ -254,8 +256,10 @@ async def test_a_full_size_sitemap_is_not_held_to_the_page_cap(server: FaultServ
         sitemap = await fetcher.fetch(server.url("/sitemap.xml"), kind_hint="sitemap")
         page = await fetcher.fetch(server.url("/page"))
         page_as_sitemap = await fetcher.fetch(server.url("/page"), kind_hint="sitemap")
-    assert (sitemap.outcome, sitemap.kind, len(sitemap.body)) == ("fetched", "sitemap", len(xml))
-    assert parse_sitemap(sitemap.body) == (urls, [])
+    assert (sitemap.outcome, sitemap.kind, sitemap.body) == ("fetched", "sitemap", b"")
+    assert sitemap.body_file is not None  # spooled to disk, not held in memory
+    with sitemap.body_file:
+        assert parse_sitemap(sitemap.body_file) == (urls, [])
     assert (page.outcome, page.error) == (
         "failed",
         f"body larger than 5000000 bytes (Content-Length {len(xml) + 6})",
@@ -270,6 +274,32 @@ async def test_a_sitemap_over_its_own_cap_fails(server: FaultServer) -> None:
         server, "/sitemap.xml", settings(max_bytes=100_000, max_sitemap_bytes=400_000), kind_hint="sitemap"
     )
     assert (result.outcome, result.error) == ("failed", "body larger than 400000 bytes")
+
+
+async def test_a_sitemap_that_cannot_be_spooled_fails_with_the_reason(
+    server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a full disk where temporary files go: the sitemap is recorded as failed, with the reason
+    class FullDisk(io.BytesIO):
+        def write(self, data: object) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    xml = b'<?xml version="1.0"?><urlset><url><loc>http://x/</loc></url></urlset>'
+    server.route("/sitemap.xml", Reply(body=xml, content_type="application/xml"))
+    monkeypatch.setattr("crawler.fetch.tempfile.TemporaryFile", FullDisk)
+    result = await fetch_one(server, "/sitemap.xml", settings(), kind_hint="sitemap")
+    assert (result.outcome, result.body_file) == ("failed", None)
+    assert result.error == "sitemap not stored: [Errno 28] No space left on device"
+
+
+async def test_a_page_asked_for_as_a_sitemap_is_read_back_as_a_page(server: FaultServer) -> None:
+    server.route("/page", Reply(body=HTML, content_type="text/html"))
+    server.route("/bare", Reply(body=HTML, content_type=None))
+    async with Fetcher(settings()) as fetcher:
+        page = await fetcher.fetch(server.url("/page"), kind_hint="sitemap")
+        bare = await fetcher.fetch(server.url("/bare"), kind_hint="sitemap")
+    for result in (page, bare):
+        assert (result.outcome, result.kind, result.body, result.body_file) == ("fetched", "html", HTML, None)
 
 
 def test_the_sitemap_cap_is_the_protocol_limit() -> None:
@@ -322,9 +352,13 @@ async def test_sitemaps_are_kept_only_when_asked_for(server: FaultServer) -> Non
         plain = await fetcher.fetch(server.url("/sitemap.xml"), kind_hint="sitemap")
         zipped = await fetcher.fetch(server.url("/sitemap.xml.gz"), kind_hint="sitemap")
         as_page = await fetcher.fetch(server.url("/sitemap.xml"))
-    assert (plain.outcome, plain.kind, plain.body, plain.text) == ("fetched", "sitemap", xml, None)
+    assert (plain.outcome, plain.kind, plain.body, plain.text) == ("fetched", "sitemap", b"", None)
     assert (zipped.outcome, zipped.kind) == ("fetched", "sitemap")
-    assert gzip.decompress(zipped.body) == xml
+    assert plain.body_file is not None and zipped.body_file is not None
+    with plain.body_file, zipped.body_file:
+        assert plain.body_file.read() == xml
+        assert gzip.decompress(zipped.body_file.read()) == xml
+    assert as_page.body_file is None
     assert as_page.outcome == "skipped"
 
 
