@@ -150,16 +150,8 @@ async def send_whole_relation(
     downloads: Downloads | None = None,
 ) -> bool:
     """Stream `name` as CSV over ASGI `send`; False (nothing sent) if it cannot be streamed."""
-    conn = connect_read_only(path, immutable)
-    try:
-        if not await asyncio.to_thread(streamable, conn, name):
-            conn.close()
-            return False
-    except BaseException:
-        conn.close()
-        raise
-    await send_rows(conn, f"select * from [{name}]", {}, name, download, send, downloads)
-    return True
+    sql = f"select * from [{name}]"
+    return await send_query(path, immutable, sql, {}, name, download, send, downloads, only_if=streamable)
 
 
 async def send_query(
@@ -172,32 +164,26 @@ async def send_query(
     send: Send,
     downloads: Downloads | None = None,
     authorizer: Callable[..., int] | None = None,
-) -> None:
-    """Stream every row of a canned query's `sql` as CSV (`name`.csv), as for a relation.
+    *,
+    only_if: Callable[[sqlite3.Connection, str], bool] | None = None,
+) -> bool:
+    """Stream every row of `sql` as CSV (`name`.csv) over ASGI `send`, from a read-only
+    connection of its own (closed once the rows are spooled); False (nothing sent) when
+    `only_if(conn, name)` says no.
 
     `authorizer` is the one Datasette's connections read under (db.publish_access)."""
-    conn = connect_read_only(path, immutable)
-    if authorizer is not None:
-        conn.set_authorizer(authorizer)
-    await send_rows(conn, sql, params, name, download, send, downloads)
-
-
-async def send_rows(
-    conn: sqlite3.Connection,
-    sql: str,
-    params: Mapping[str, Any],
-    name: str,
-    download: bool,
-    send: Send,
-    downloads: Downloads | None = None,
-) -> None:
-    """Send the rows of `sql` on `conn` (which this closes) as CSV over ASGI `send`."""
     downloads = downloads or Downloads()
+    conn = connect_read_only(path, immutable)
     try:
+        if authorizer is not None:
+            conn.set_authorizer(authorizer)
+        if only_if is not None and not await asyncio.to_thread(only_if, conn, name):
+            conn.close()
+            return False
         if downloads.active >= downloads.max_streams:
             conn.close()
             await refuse_busy(send, downloads)
-            return
+            return True
         cursor = await asyncio.to_thread(conn.execute, sql, params)
     except BaseException:
         conn.close()
@@ -221,13 +207,14 @@ async def send_rows(
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         if not await _send_spool(spool, producer, send, downloads):
             downloads.stalled += 1
-            return  # the server drops the connection: the client sees an incomplete body
+            return True  # the server drops the connection: the client sees an incomplete body
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         spool.stop.set()
         await asyncio.gather(producer, return_exceptions=True)
         spool.file.close()
         downloads.active -= 1
+    return True
 
 
 async def _send_spool(
