@@ -14,6 +14,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from statistics import median
@@ -41,6 +42,37 @@ def servers(tmp_path: Path) -> Iterator[list[StaticServer]]:
     site = Path(shutil.copytree(DEMO_SITE, tmp_path / "site"))
     with ExitStack() as stack:
         yield [stack.enter_context(StaticServer(site, host=f"127.0.0.{n}")) for n in (2, 3, 4)]
+
+
+@dataclass(frozen=True)
+class StalledHost:
+    """A host whose front page answers only once `release` is set, as the second of three sites."""
+
+    sites: tuple[Site, ...]  # "healthy 1", "slow" (this host), "healthy 2"
+    asked: threading.Event  # set once the stalled page was asked for
+    release: threading.Event
+
+
+@pytest.fixture
+def stalled_host(servers: list[StaticServer]) -> Iterator[StalledHost]:
+    asked, release = threading.Event(), threading.Event()
+
+    def stall(headers: dict[str, str]) -> Reply:
+        asked.set()
+        release.wait(60)
+        return Reply(body=b"<html><body><p>late</p></body></html>")
+
+    with FaultServer("127.0.0.5") as slow:
+        slow.routes["/"] = stall
+        sites = (
+            Site("healthy 1", (servers[0].origin + "/",)),
+            Site("slow", (slow.origin + "/",)),
+            Site("healthy 2", (servers[1].origin + "/",)),
+        )
+        try:
+            yield StalledHost(sites, asked, release)
+        finally:
+            release.set()  # a failed test leaves no request waiting
 
 
 def query(db_path: Path, sql: str, *params: object) -> list[tuple]:
@@ -99,33 +131,21 @@ def test_the_sites_of_a_run_crawl_together_each_into_its_own_crawls_row(
     assert fetched == query(archive_path, "SELECT count(*) FROM pages WHERE status = 'ok'")[0][0]
 
 
-def test_a_stalling_host_holds_up_no_other_site(servers: list[StaticServer], archive_path: Path) -> None:
-    release = threading.Event()
-    stalled = threading.Event()
-
-    def stall(headers: dict[str, str]) -> Reply:
-        stalled.set()
-        release.wait(60)
-        return Reply(body=b"<html><body><p>late</p></body></html>")
-
+def test_a_stalling_host_holds_up_no_other_site(
+    servers: list[StaticServer], stalled_host: StalledHost, archive_path: Path
+) -> None:
     seen: dict[str, tuple] = {}
-    with FaultServer("127.0.0.5") as slow:
-        slow.routes["/"] = stall
-        sites = (
-            Site("healthy 1", (servers[0].origin + "/",)),
-            Site("slow", (slow.origin + "/",)),
-            Site("healthy 2", (servers[1].origin + "/",)),
-        )
+    release = stalled_host.release
 
-        def on_report(report: CrawlReport) -> None:
-            # What the archive holds as each site ends: the slow one is still waiting.
-            slow_row = query(archive_path, "SELECT status FROM crawls WHERE id = 2")[0]
-            seen[report.site_name] = (report.status, slow_row[0], stalled.is_set(), release.is_set())
-            if {"healthy 1", "healthy 2"} <= set(seen):
-                release.set()
+    def on_report(report: CrawlReport) -> None:
+        # What the archive holds as each site ends: the slow one is still waiting.
+        slow_row = query(archive_path, "SELECT status FROM crawls WHERE id = 2")[0]
+        seen[report.site_name] = (report.status, slow_row[0], stalled_host.asked.is_set(), release.is_set())
+        if {"healthy 1", "healthy 2"} <= set(seen):
+            release.set()
 
-        settings = Settings(db_path=archive_path, sites=sites, delay=0.0)
-        reports = crawl_sites(settings, sites, on_report=on_report)
+    sites = stalled_host.sites
+    reports = crawl_sites(Settings(db_path=archive_path, sites=sites, delay=0.0), sites, on_report=on_report)
     assert seen["healthy 1"] == ("completed", "running", True, False)
     assert seen["healthy 2"] == ("completed", "running", True, False)
     assert list(seen) == ["healthy 1", "healthy 2", "slow"] or list(seen) == [
@@ -310,7 +330,7 @@ def test_twenty_sites_conclude_with_one_summary_refresh(
 
 
 def test_summaries_are_refreshed_while_a_slow_site_holds_the_run_open(
-    servers: list[StaticServer], archive_path: Path, monkeypatch: pytest.MonkeyPatch
+    stalled_host: StalledHost, archive_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the ended sites stored reaches the summary tables while a stalled host still holds
     the run open (at most every REFRESH_EVERY_SECONDS, 0 here), not only at the run's end."""
@@ -320,7 +340,6 @@ def test_summaries_are_refreshed_while_a_slow_site_holds_the_run_open(
 
     open_current(archive_path).close()  # created and migrated first (a migration refreshes)
     monkeypatch.setattr(engine._Concluder, "REFRESH_EVERY_SECONDS", 0.0)
-    release = threading.Event()
     seen: list[tuple[str, int]] = []
     real_refresh = engine._refresh_summaries
 
@@ -335,22 +354,11 @@ def test_summaries_are_refreshed_while_a_slow_site_holds_the_run_open(
         finally:
             conn.close()
         seen.append((slow_status, verdicts))
-        release.set()
+        stalled_host.release.set()
 
     monkeypatch.setattr(engine, "_refresh_summaries", refresh_and_look)
-
-    def stall(headers: dict[str, str]) -> Reply:
-        release.wait(60)
-        return Reply(body=b"<html><body><p>late</p></body></html>")
-
-    with FaultServer("127.0.0.5") as slow:
-        slow.routes["/"] = stall
-        sites = (
-            Site("healthy 1", (servers[0].origin + "/",)),
-            Site("slow", (slow.origin + "/",)),
-            Site("healthy 2", (servers[1].origin + "/",)),
-        )
-        reports = crawl_sites(Settings(db_path=archive_path, sites=sites, delay=0.0), sites)
+    sites = stalled_host.sites
+    reports = crawl_sites(Settings(db_path=archive_path, sites=sites, delay=0.0), sites)
     assert [r.status for r in reports][0::2] == ["completed", "completed"]
     # A refresh came while the slow site still ran, with the healthy sites' verdicts in it...
     assert seen[0][0] == "running" and seen[0][1] > 0, seen

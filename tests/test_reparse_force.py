@@ -54,13 +54,10 @@ def two_editions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield path
 
 
-def _copy(source: Path, folder: Path) -> Path:
-    target = folder / "copy.db"
-    shutil.copyfile(source, target)
-    return target
+Dump = dict[str, list[tuple[Any, ...]]]
 
 
-def _dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+def _dump(path: Path) -> Dump:
     conn = connect_sqlite(path)
     try:
         dump = {}
@@ -86,8 +83,16 @@ def _parsed(path: Path, url: str | None = None) -> int:
         conn.close()
 
 
-def _changed(before: dict[str, list[tuple[Any, ...]]], after: dict[str, list[tuple[Any, ...]]]) -> set[str]:
+def _changed(before: Dump, after: Dump) -> set[str]:
     return {table for table in _TABLES if before[table] != after[table]}
+
+
+@pytest.fixture
+def copied(two_editions: Path, tmp_path: Path) -> tuple[Path, Dump]:
+    """A copy of the two editions' archive for one test to change, and what its tables hold."""
+    path = tmp_path / "copy.db"
+    shutil.copyfile(two_editions, path)
+    return path, _dump(path)
 
 
 def test_the_fixture_has_what_a_rebuild_writes(two_editions: Path) -> None:
@@ -98,10 +103,9 @@ def test_the_fixture_has_what_a_rebuild_writes(two_editions: Path) -> None:
 
 
 def test_force_on_an_intact_archive_reads_every_page_and_writes_nothing(
-    two_editions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    copied: tuple[Path, Dump], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = _copy(two_editions, tmp_path)
-    before = _dump(path)
+    path, before = copied
     snapshots = _parsed(path)
     assert run_reparse(path, force=True, workers=2) == 0
     err = capsys.readouterr().err
@@ -113,48 +117,39 @@ def test_force_on_an_intact_archive_reads_every_page_and_writes_nothing(
 def _damage(path: Path) -> list[str]:
     """Damage one thing a rebuild writes on each of several comparison pages; returns their ids."""
     conn = connect_sqlite(path)
-    pages = [cid for (cid,) in conn.execute("SELECT id FROM comparisons ORDER BY id")]
-    with_state = [cid for (cid,) in conn.execute("SELECT comparison_id FROM change_states ORDER BY 1")]
-    with_changes = [
-        cid
-        for (cid,) in conn.execute(
-            "SELECT DISTINCT comparison_id FROM changes "
-            "WHERE kind NOT IN ('page_gone', 'page_back') ORDER BY 1"
-        )
-    ]
-    single = [  # verdicts on one page only: damaging one touches that page alone
-        (vid, cid)
-        for vid, cid in conn.execute(
-            "SELECT verdict_id, min(comparison_id) FROM verdict_appearances GROUP BY verdict_id "
-            "HAVING count(*) = 1 ORDER BY verdict_id"
-        )
-    ]
+    # Candidates as (what to damage, its comparison page), all read before any damage.
+    pages = conn.execute("SELECT id, id FROM comparisons ORDER BY id").fetchall()
+    with_state = conn.execute("SELECT comparison_id, comparison_id FROM change_states ORDER BY 1").fetchall()
+    with_changes = conn.execute(
+        "SELECT DISTINCT comparison_id, comparison_id FROM changes "
+        "WHERE kind NOT IN ('page_gone', 'page_back') ORDER BY 1"
+    ).fetchall()
+    single = conn.execute(  # verdicts on one page only: damaging one touches that page alone
+        "SELECT verdict_id, min(comparison_id) FROM verdict_appearances GROUP BY verdict_id "
+        "HAVING count(*) = 1 ORDER BY verdict_id"
+    ).fetchall()
     embedded = conn.execute(
         "SELECT e.snapshot_id, c.id FROM snapshot_embedded e JOIN snapshots s ON s.id = e.snapshot_id "
         "JOIN comparisons c ON c.url = s.url ORDER BY e.snapshot_id"
     ).fetchall()
     chosen: list[str] = []
 
-    def pick(candidates: list[str]) -> str:
-        cid = next(c for c in candidates if c not in chosen)
+    def pick(candidates: list[tuple[Any, str]]) -> Any:
+        """The first candidate on a page not chosen yet (its page is chosen now)."""
+        thing, cid = next((t, c) for t, c in candidates if c not in chosen)
         chosen.append(cid)
-        return cid
+        return thing
 
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("BEGIN")
-    changed = pick(with_changes)
     conn.execute(
         "DELETE FROM changes WHERE rowid = (SELECT min(rowid) FROM changes WHERE comparison_id = ? "
         "AND kind NOT IN ('page_gone', 'page_back'))",
-        [changed],
+        [pick(with_changes)],
     )
     conn.execute("UPDATE change_states SET state = '{}' WHERE comparison_id = ?", [pick(with_state)])
-    sid = next(s for s, c in embedded if c not in chosen)
-    chosen.append(next(c for s, c in embedded if s == sid))
-    conn.execute("UPDATE snapshot_embedded SET data = '[]' WHERE snapshot_id = ?", [sid])
-    vid, cid = next((v, c) for v, c in single if c not in chosen)
-    chosen.append(cid)
-    conn.execute("UPDATE verdicts SET first_seen = '2999-01-01T00:00:00Z' WHERE id = ?", [vid])
+    conn.execute("UPDATE snapshot_embedded SET data = '[]' WHERE snapshot_id = ?", [pick(embedded)])
+    conn.execute("UPDATE verdicts SET first_seen = '2999-01-01T00:00:00Z' WHERE id = ?", [pick(single)])
     conn.execute(
         "UPDATE snapshots SET parse_missing = '[\"tampered\"]' WHERE id = "
         "(SELECT snapshot_id FROM comparisons WHERE id = ?)",
@@ -167,10 +162,9 @@ def _damage(path: Path) -> list[str]:
 
 
 def test_force_repairs_damaged_rows_by_rebuilding_just_those_pages(
-    two_editions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    copied: tuple[Path, Dump], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = _copy(two_editions, tmp_path)
-    before = _dump(path)
+    path, before = copied
     damaged = _damage(path)
     assert len(set(damaged)) == 6
     assert _changed(before, _dump(path)) == {
@@ -188,14 +182,13 @@ def test_force_repairs_damaged_rows_by_rebuilding_just_those_pages(
 
 
 def test_a_parser_change_that_alters_one_page_rewrites_just_its_rows(
-    two_editions: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    copied: tuple[Path, Dump], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dataclasses import replace
 
     import parsers
 
-    path = _copy(two_editions, tmp_path)
-    before = _dump(path)
+    path, before = copied
     conn = connect_sqlite(path)
     target, url = conn.execute("SELECT id, url FROM comparisons ORDER BY id LIMIT 1").fetchone()
     conn.close()

@@ -13,7 +13,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from crawler.static_server import StaticServer
@@ -26,12 +27,31 @@ def verdicts(*args: str) -> list[str]:
     return [sys.executable, "-m", "crawler.cli", *args]
 
 
+def crawl(origin: str, db_path: Path, *options: str) -> list[str]:
+    """The `verdicts crawl` command of `origin`'s site into `db_path`."""
+    return verdicts("crawl", f"{origin}/", "--db", str(db_path), *options)
+
+
 def slow_crawl(origin: str, db_path: Path, delay: float = 0.2) -> subprocess.Popen[str]:
     """A crawl slowed by its politeness delay, so it can be caught mid-way."""
-    command = verdicts("crawl", f"{origin}/", "--db", str(db_path), "--delay", str(delay))
-    return subprocess.Popen(
-        [*command, "--per-host", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    command = crawl(origin, db_path, "--delay", str(delay), "--per-host", "1")
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@contextmanager
+def killed_crawl(origin: str, db_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """A slow crawl, SIGKILLed (no cleanup of any kind) when the block ends."""
+    first = slow_crawl(origin, db_path)
+    try:
+        yield first
+        first.kill()
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        first.stdout.close()  # type: ignore[union-attr]
+        first.stderr.close()  # type: ignore[union-attr]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30.0, every: float = 0.05) -> None:
@@ -63,6 +83,15 @@ def done_pages(db_path: Path, crawl_id: int) -> set[str]:
     return {url for (url,) in rows}
 
 
+def assert_resumed_crawl_1(out: str, db_path: Path) -> None:
+    """The second crawl said it resumed the killed one, which the archive holds as interrupted."""
+    assert "Crawl 2 of command line: completed (resumed crawl 1)" in out
+    assert query(db_path, "SELECT id, status FROM crawls ORDER BY id") == [
+        (1, "interrupted"),
+        (2, "completed"),
+    ]
+
+
 def children(pid: int) -> set[int]:
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -83,19 +112,10 @@ def alive(pid: int) -> bool:
 def test_killed_crawl_resumes_without_refetching_finished_pages(
     server: StaticServer, archive_path: Path
 ) -> None:
-    first = slow_crawl(server.origin, archive_path)
-    try:
+    with killed_crawl(server.origin, archive_path) as first:
         wait_for(lambda: len(done_pages(archive_path, 1)) >= 6)
         helpers = children(first.pid)
         assert helpers, "the writer runs in a child process"
-        first.kill()  # SIGKILL: no cleanup of any kind
-        first.wait(timeout=10)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
-        first.stdout.close()  # type: ignore[union-attr]
-        first.stderr.close()  # type: ignore[union-attr]
     # The orphaned writer stores what it received, then exits; the lock is held until then
     # (and until the kernel has closed its descriptors, a moment after /proc shows it gone),
     # so the next command waits for it, as a crawl does for --lock-timeout.
@@ -108,17 +128,10 @@ def test_killed_crawl_resumes_without_refetching_finished_pages(
     asked_before = len(server.requests)
 
     second = subprocess.run(
-        verdicts("crawl", f"{server.origin}/", "--db", str(archive_path), "--delay", "0"),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        crawl(server.origin, archive_path, "--delay", "0"), capture_output=True, text=True, timeout=120
     )
     assert second.returncode == 0, second.stderr
-    assert "Crawl 2 of command line: completed (resumed crawl 1)" in second.stdout
-    assert query(archive_path, "SELECT id, status FROM crawls ORDER BY id") == [
-        (1, "interrupted"),
-        (2, "completed"),
-    ]
+    assert_resumed_crawl_1(second.stdout, archive_path)
     unconditional = {server.origin + r.path for r in server.requests[asked_before:] if not r.conditional}
     assert not finished & unconditional
     # and nothing was lost: every comparison the site holds is in the archive
@@ -139,7 +152,7 @@ def test_a_second_crawl_on_the_same_archive_is_refused_and_sigterm_stops_cleanly
         wait_for(lambda: lock_file.exists() and lock_file.read_text().startswith(f"{first.pid} crawl\n"))
         wait_for(lambda: bool(done_pages(archive_path, 1)))
         second = subprocess.run(
-            verdicts("crawl", f"{server.origin}/", "--db", str(archive_path), "--lock-timeout", "0"),
+            crawl(server.origin, archive_path, "--lock-timeout", "0"),
             capture_output=True,
             text=True,
             timeout=60,
@@ -167,21 +180,12 @@ def test_the_next_crawl_waits_for_the_orphaned_writer_of_a_killed_crawl(
 ) -> None:
     """The crawl dies (SIGKILL) while its writer still has pages to store: the next crawl
     waits for that writer, saying so, then resumes what it committed."""
-    first = slow_crawl(server.origin, archive_path)
-    try:
+    with killed_crawl(server.origin, archive_path) as first:
         wait_for(lambda: bool(done_pages(archive_path, 1)))
         (writer,) = children(first.pid)
         os.kill(writer, signal.SIGSTOP)  # a writer slow to store its last batch
-        first.kill()
-        first.wait(timeout=10)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
-        first.stdout.close()  # type: ignore[union-attr]
-        first.stderr.close()  # type: ignore[union-attr]
     second = subprocess.Popen(
-        verdicts("crawl", f"{server.origin}/", "--db", str(archive_path), "--delay", "0"),
+        crawl(server.origin, archive_path, "--delay", "0"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -195,9 +199,5 @@ def test_the_next_crawl_waits_for_the_orphaned_writer_of_a_killed_crawl(
         os.kill(writer, signal.SIGCONT)  # it sees the end of its pipe, commits and exits
     out, err = second.communicate(timeout=180)
     assert second.returncode == 0, err
-    assert "Crawl 2 of command line: completed (resumed crawl 1)" in out
     assert not alive(writer)
-    assert query(archive_path, "SELECT id, status FROM crawls ORDER BY id") == [
-        (1, "interrupted"),
-        (2, "completed"),
-    ]
+    assert_resumed_crawl_1(out, archive_path)
