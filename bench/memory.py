@@ -20,8 +20,15 @@ peak's ratio between the largest and the smallest size: flat is a ratio near 1.0
 size ratio of 10. Figures are printed, never asserted; the load average is printed beside
 them (a loaded machine moves wall times, memory much less).
 
+`--sitemap-urls N` adds a fifth leg at sizes a synthetic site would take hours to build: the
+stopped crawl alone on a site of nothing but a start page and its sitemaps (an index of
+50,000-URL sitemaps listing N pages). Every URL is read, admitted and queued; its peaks show
+what a sitemap's size alone costs (the fetching process's seen-URL hashes, ~8-16 bytes a URL,
+are the one per-URL state left).
+
 Usage:
     python bench/memory.py                       # 3,000 and 30,000 comparison pages
+    python bench/memory.py --sitemap-urls 30000 --sitemap-urls 300000   # that leg alone
     python bench/memory.py --pages 3000 --pages 100000 --resume-cap 3000
     python bench/memory.py --quick               # the test suite's smoke run (tiny sites)
 """
@@ -126,6 +133,53 @@ def measure(pages: int, workdir: Path, stop_after: int, resume_cap: int | None =
     return runs
 
 
+#: URLs per sitemap file (the sitemaps.org limit); more URLs make a sitemap index.
+SITEMAP_URLS_PER_FILE = 50_000
+
+
+def write_sitemap_site(root: Path, urls: int, origin: str) -> None:
+    """A start page and sitemaps (an index of `SITEMAP_URLS_PER_FILE`-URL files) naming `urls`
+    comparison pages that do not exist: the stopped crawl reads the sitemaps, not the pages."""
+    (root / "index.html").write_text(
+        '<html><body><a href="/compare/">all</a></body></html>', encoding="utf-8"
+    )
+    names = []
+    for part, first in enumerate(range(0, urls, SITEMAP_URLS_PER_FILE)):
+        names.append(f"sitemap-{part}.xml")
+        with (root / names[-1]).open("w", encoding="utf-8") as out:
+            out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+            out.write('<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n')
+            for i in range(first, min(urls, first + SITEMAP_URLS_PER_FILE)):
+                loc = f"{origin}/compare/tool-{i}-vs-tool-{i + 1}/"
+                out.write(f"<url><loc>{loc}</loc><lastmod>2025-01-01</lastmod></url>\n")
+            out.write("</urlset>\n")
+    index = "".join(f"<sitemap><loc>{origin}/{name}</loc></sitemap>" for name in names)
+    (root / "sitemap.xml").write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"{index}</sitemapindex>\n",
+        encoding="utf-8",
+    )
+
+
+def measure_sitemap(urls: int, workdir: Path, stop_after: int) -> Run:
+    """The stopped crawl on a sitemap-only site of `urls` pages (`--sitemap-urls`)."""
+    root = workdir / "site"
+    root.mkdir()
+    logs = workdir / "logs"
+    logs.mkdir()
+    # (stopped after the start page and every sitemap file: the whole list is queued)
+    cap = stop_after + urls // SITEMAP_URLS_PER_FILE + 1
+    with bench_crawl.serve(root, workdir) as (origin, _):
+        write_sitemap_site(root, urls, origin)  # (served from disk: written once the origin is known)
+        run = crawl_run(urls, "stopped crawl", origin, workdir / "archive.db", logs, cap)
+    run.leg = "sitemap only"
+    print(
+        f"   {urls:,} sitemap URLs, stopped crawl: done in {run.wall:.1f} s ({run.queued:,} queued)",
+        flush=True,
+    )
+    return run
+
+
 def print_table(runs: list[Run]) -> None:
     print(
         f"\n{'pages':>8} {'leg':20} {'requests':>9} {'wall s':>7} {'queued':>7} "
@@ -139,26 +193,29 @@ def print_table(runs: list[Run]) -> None:
 
 
 def print_ratios(runs: list[Run]) -> None:
-    """Peak at the largest size / peak at the smallest, per leg and process."""
-    sizes = sorted({run.pages for run in runs})
-    if len(sizes) < 2:
-        return
-    small, large = sizes[0], sizes[-1]
-    print(f"\npeak ratio, {large:,} / {small:,} pages (site {large / small:.0f}x larger; flat = 1.0)")
-    print(f"{'leg':20} {'main':>6} {'writer':>7} {'tree':>6}")
-    for leg in LEGS:
-        pair = [run for run in runs if run.leg == leg and run.pages in (small, large)]
-        if len(pair) != 2:
+    """Peak at the largest size / peak at the smallest, per leg and process (the site's legs
+    and the sitemap-only leg each over their own sizes)."""
+
+    def ratio(a: float, b: float) -> str:
+        return f"{b / a:.2f}" if a else "-"
+
+    for legs, unit in ((LEGS, "pages"), (("sitemap only",), "sitemap URLs")):
+        measured = [run for run in runs if run.leg in legs]
+        sizes = sorted({run.pages for run in measured})
+        if len(sizes) < 2:
             continue
-        low, high = sorted(pair, key=lambda run: run.pages)
-
-        def ratio(a: float, b: float) -> str:
-            return f"{b / a:.2f}" if a else "-"
-
-        print(
-            f"{leg:20} {ratio(low.main_mb, high.main_mb):>6} {ratio(low.writer_mb, high.writer_mb):>7} "
-            f"{ratio(low.tree_mb, high.tree_mb):>6}"
-        )
+        small, large = sizes[0], sizes[-1]
+        print(f"\npeak ratio, {large:,} / {small:,} {unit} ({large / small:.0f}x larger; flat = 1.0)")
+        print(f"{'leg':20} {'main':>6} {'writer':>7} {'tree':>6}")
+        for leg in legs:
+            pair = [run for run in measured if run.leg == leg and run.pages in (small, large)]
+            if len(pair) != 2:
+                continue
+            low, high = sorted(pair, key=lambda run: run.pages)
+            print(
+                f"{leg:20} {ratio(low.main_mb, high.main_mb):>6} {ratio(low.writer_mb, high.writer_mb):>7} "
+                f"{ratio(low.tree_mb, high.tree_mb):>6}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,10 +228,18 @@ def main(argv: list[str] | None = None) -> int:
         help="cap the resumed crawl at N requests (it still takes the whole frontier over); "
         "the re-crawl and reparse legs are then skipped: for 100,000 pages on a loaded machine",
     )
+    parser.add_argument(
+        "--sitemap-urls",
+        type=int,
+        action="append",
+        default=[],
+        metavar="N",
+        help="also the stopped crawl on a site of only sitemaps listing N pages (repeatable)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: two tiny sites")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (archives, logs)")
     args = parser.parse_args(argv)
-    sizes = args.pages or ([40, 120] if args.quick else [3000, 30000])
+    sizes = args.pages or ([40, 120] if args.quick else [] if args.sitemap_urls else [3000, 30000])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (stop the server) on kill
     runs: list[Run] = []
     with scratch("verdicts-memory-bench-", args.keep) as workdir:
@@ -182,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
             size_dir = workdir / str(pages)
             size_dir.mkdir()
             runs += measure(pages, size_dir, args.stop_after, args.resume_cap)
+        for urls in args.sitemap_urls:
+            size_dir = workdir / f"sitemap-{urls}"
+            size_dir.mkdir()
+            runs.append(measure_sitemap(urls, size_dir, args.stop_after))
         print_table(runs)
         print_ratios(runs)
     return 0
