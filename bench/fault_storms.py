@@ -62,7 +62,7 @@ OUTCOMES = ("landed", "missed", "timed out", "early")
 
 
 def misses_allowed(kills: int) -> int:
-    """Kills that may fail to land at their point (`Storm.missed`) in a storm that counts.
+    """Kills whose run may end before them (`Storm.missed`) in a storm that counts.
 
     With a working watch a kill misses only when the run ends between its point and the
     next poll (10 ms and a query), i.e. at the points just before its end: after the last
@@ -165,8 +165,15 @@ class Storm:
 
     @property
     def missed(self) -> int:
-        """Kills that did not land at their point of a running run."""
-        return sum(count for (_, outcome), count in self.landings.items() if outcome != "landed")
+        """Kills whose run ended before them (tolerated up to `misses_allowed`)."""
+        return sum(count for (_, outcome), count in self.landings.items() if outcome == "missed")
+
+    @property
+    def misfired(self) -> int:
+        """Kills that came early or after a run stuck at start-up: never tolerated."""
+        return sum(
+            count for (_, outcome), count in self.landings.items() if outcome in ("early", "timed out")
+        )
 
     def failures(self) -> list[str]:
         checks = {label: count for label, count in self.counts.items() if not label.startswith("killed")}
@@ -382,7 +389,9 @@ def section_kills(work: Path, origin: str, kills: int, server: object = None, se
     ]
     for storm in storms:
         print_storm(storm)
-    return not any(storm.failures() or storm.missed > misses_allowed(storm.kills) for storm in storms)
+    return not any(
+        storm.failures() or storm.misfired or storm.missed > misses_allowed(storm.kills) for storm in storms
+    )
 
 
 # ---- concurrency ----------------------------------------------------------------------------------

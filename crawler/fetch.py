@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urljoin
 
@@ -134,18 +135,26 @@ class BodyNotSpooled(Exception):
     """A sitemap's body could not be written to its temporary file (a full disk)."""
 
 
+def _write_spooled(spool: BinaryIO, piece: bytes) -> None:
+    """Write a piece of a sitemap to its file: a full disk fails that sitemap, with the reason."""
+    try:
+        spool.write(piece)
+    except OSError as error:
+        raise BodyNotSpooled(f"sitemap not stored: {error}") from error
+
+
 async def read_body(
-    response: WireResponse, limit: int, truncate: bool, sink: BinaryIO | None = None
+    response: WireResponse, limit: int, truncate: bool, sink: Callable[[bytes], object] | None = None
 ) -> bytes:
     """The body after its Content-Encoding, read piece by piece; past `limit` bytes (counted
     after inflating, so a gzip bomb stops at the cap too) it is cut (`truncate`) or the read
     stops with BodyTooLarge, so an endless or explosive body never sits in memory.
 
-    With a `sink` the pieces are written there instead (and b"" returned): a sitemap may be
+    With a `sink` the pieces are handed to it instead (and b"" returned): a sitemap may be
     50 MB, which held as bytes and joined would cost the crawl twice that at once."""
     inflater = Inflater.for_coding(response.header("content-encoding"))
     chunks: list[bytes] = []
-    store = chunks.append if sink is None else sink.write
+    store = chunks.append if sink is None else sink
     size = 0
     while True:
         raw = await response.chunk()
@@ -588,10 +597,6 @@ class Fetcher:
             kind = sniff_kind(body, kind_hint)
             if kind == "other":
                 reply.body = b""
-        if kind == "html" and len(body) > self.settings.max_bytes:  # asked as a sitemap, a page came
-            if not truncate:
-                raise BodyTooLarge(self.settings.max_bytes)
-            reply.body = body[: self.settings.max_bytes]
         reply.kind = kind
         return reply
 
@@ -602,29 +607,25 @@ class Fetcher:
         memory does not follow the size of a site's sitemap (parsers.sitemaps reads the file as
         a stream). A page served there instead is read back as bytes, under the page cap."""
         try:
-            spool: BinaryIO | None = tempfile.TemporaryFile()  # noqa: SIM115 (handed on, or closed below)
+            spool = tempfile.TemporaryFile()  # noqa: SIM115 (handed on, or closed below)
         except OSError as error:
             raise BodyNotSpooled(f"sitemap not stored: {error}") from error
-        assert spool is not None
-        try:
-            try:
-                await read_body(response, limit, truncate, spool)
-                size = spool.tell()
-                spool.seek(0)
-            except OSError as error:
-                raise BodyNotSpooled(f"sitemap not stored: {error}") from error
+        with contextlib.ExitStack() as closing:
+            closing.callback(spool.close)
+            # (only the file's own errors are the disk's: the wire's stay network faults, retried)
+            await read_body(response, limit, truncate, partial(_write_spooled, spool))
+            size = spool.tell()
+            spool.seek(0)
             if kind == "sniff":
                 kind = sniff_kind(spool.read(512), "sitemap")
                 spool.seek(0)
             if kind == "sitemap":
-                reply.body_file, spool = spool, None
+                reply.body_file = spool
+                closing.pop_all()  # handed on: parsers.sitemaps reads it, the engine closes it
             elif kind == "html":  # asked as a sitemap, a page came
                 if size > self.settings.max_bytes and not truncate:
                     raise BodyTooLarge(self.settings.max_bytes)
                 reply.body = spool.read(self.settings.max_bytes)
-        finally:
-            if spool is not None:
-                spool.close()
         reply.kind = kind
         return reply
 

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from db.archive import sqlite_uri
+from db.integrity import check_integrity
 
 __all__ = ["archive_content", "differences", "integrity_problems"]
 
@@ -72,11 +73,7 @@ def differences(got: dict[str, set], want: dict[str, set]) -> dict[str, tuple[in
 
 
 def integrity_problems(path: Path) -> list[str]:
-    """What `PRAGMA integrity_check` and `foreign_key_check` find (empty: intact)."""
-    conn = sqlite3.connect(sqlite_uri(path, mode="ro"), uri=True)
-    try:
-        problems = [row[0] for row in conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
-        problems += [f"foreign key: {row}" for row in conn.execute("PRAGMA foreign_key_check")]
-        return problems
-    finally:
-        conn.close()
+    """What `PRAGMA integrity_check` and `foreign_key_check` find (empty: intact): the
+    check `verdicts check` runs (db/integrity.py)."""
+    result = check_integrity(path)
+    return result.problems + result.foreign_keys

@@ -78,6 +78,7 @@ def test_crawls_killed_at_points_of_their_progress(
         tmp_path, server.origin, 3, server.requests, random.Random(14), clean, targets=CRAWL_POINTS
     )
     assert storm.failures() == [], storm.notes
+    assert storm.misfired == 0, (storm.landings, storm.notes)  # none early, none stuck
     assert storm.missed <= misses_allowed(storm.kills), (storm.landings, storm.notes)
 
 
@@ -86,4 +87,5 @@ def test_reparses_killed_at_points_of_their_progress(
 ) -> None:
     storm = reparse_storm(tmp_path, server.origin, 2, random.Random(14), clean, targets=REPARSE_POINTS)
     assert storm.failures() == [], storm.notes
+    assert storm.misfired == 0, (storm.landings, storm.notes)  # none early, none stuck
     assert storm.missed <= misses_allowed(storm.kills), (storm.landings, storm.notes)

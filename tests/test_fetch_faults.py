@@ -292,6 +292,25 @@ async def test_a_sitemap_that_cannot_be_spooled_fails_with_the_reason(
     assert result.error == "sitemap not stored: [Errno 28] No space left on device"
 
 
+async def test_a_sitemap_dropped_midway_is_retried_as_a_network_fault(
+    server: FaultServer, transport: str
+) -> None:
+    # the spool's disk errors are its own; a connection lost while it fills is the network's
+    xml = b'<?xml version="1.0"?><urlset>' + b"<url><loc>http://x/</loc></url>" * 2_000 + b"</urlset>"
+    server.route("/sitemap.xml", Reply(body=xml, content_type="application/xml", drop_after=1_000))
+    server.route(
+        "/again.xml", Reply(body=xml, content_type="application/xml", drop_after=1_000), Reply(body=xml)
+    )
+    failed = await fetch_one(server, "/sitemap.xml", settings(transport, max_attempts=2), kind_hint="sitemap")
+    assert (failed.outcome, failed.attempts) == ("failed", 2)
+    assert failed.error is not None and failed.error.startswith("connection dropped"), failed.error
+    retried = await fetch_one(server, "/again.xml", settings(transport), kind_hint="sitemap")
+    assert (retried.outcome, retried.kind, retried.attempts) == ("fetched", "sitemap", 2)
+    assert retried.body_file is not None
+    with retried.body_file:
+        assert retried.body_file.read() == xml
+
+
 async def test_a_page_asked_for_as_a_sitemap_is_read_back_as_a_page(server: FaultServer) -> None:
     server.route("/page", Reply(body=HTML, content_type="text/html"))
     server.route("/bare", Reply(body=HTML, content_type=None))
