@@ -163,7 +163,8 @@ class Browser:
                 try:
                     await self._launch()
                 except BaseException as error:
-                    self._failed = error
+                    if isinstance(error, Exception):  # (a cancelled launch is not the browser's failure)
+                        self._failed = error
                     await self.aclose()
                     raise
         return self._browser
@@ -260,6 +261,10 @@ class Renderer:
                 self.stats.stopped += 1
                 return None
             page = await self._context.new_page()
+            if self._stopping:  # stop() came while the page opened: it would not cancel this load
+                await _quietly(page.close())
+                self.stats.stopped += 1
+                return None
             loading = asyncio.ensure_future(self._load(page, url, result))
             self._loading.add(loading)
             try:

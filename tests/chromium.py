@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from crawler.render import BASE_ARGS
+from crawler.render import BASE_ARGS, chromium_path
 
-CHROMIUM = Path("/usr/bin/chromium")
+#: The browser the crawl would launch ($VERDICTS_CHROMIUM, else Debian's).
+CHROMIUM = Path(chromium_path())
 #: The tests' reference browser: the project's base flags, without the crawl's network
 #: barriers (crawler/render.py), so it reads the loopback servers directly.
 CHROMIUM_ARGS = list(BASE_ARGS)
